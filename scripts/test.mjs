@@ -1,0 +1,38 @@
+// `npm test`: install what is needed, build, lint, then run every test file
+// (an explicit list: `node --test dir/` would silently find nothing).
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { build, ensureDebianPackages, ensureNodeModules, root, run } from './setup.mjs';
+
+ensureNodeModules();
+const missing = ensureDebianPackages();
+if (missing.length) process.env.VIRT_FAILOVER_MISSING_PACKAGES = missing.join(' ');
+build();
+
+console.log('lint: eslint');
+if (run(process.execPath, [path.join(root, 'node_modules', 'eslint', 'bin', 'eslint.js'), '--no-error-on-unmatched-pattern', 'src', 'tests', 'bench', 'scripts']) !== 0) {
+  console.error('error: eslint failed');
+  process.exit(1);
+}
+
+function findTests(dir) {
+  let out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out = out.concat(findTests(p));
+    else if (e.name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+// Fast tests first, the real-QEMU ones last.
+const all = findTests(path.join(root, 'dist', 'tests')).sort();
+const only = process.argv.slice(2);
+const selected = only.length ? all.filter((f) => only.some((o) => f.includes(o))) : all;
+const files = [...selected.filter((f) => !f.includes(`${path.sep}e2e${path.sep}`)), ...selected.filter((f) => f.includes(`${path.sep}e2e${path.sep}`))];
+if (files.length === 0) {
+  console.error('error: no test files found under dist/tests');
+  process.exit(1);
+}
+console.log(`test: ${files.length} test files`);
+const status = run(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files]);
+process.exit(status);

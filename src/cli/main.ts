@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// virt-failover: virsh-like verbs for virtio-net failover pairs.
+import { Command, CommanderError } from 'commander';
+import { isVirtFailoverError } from '../util/errors.js';
+import type { CliIo } from './io.js';
+import { registerValidate } from './validate.js';
+import { registerFormat } from './format.js';
+
+/** Exit statuses by error code; anything unlisted is 1. */
+const EXIT_BY_CODE: Record<string, number> = {};
+
+export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<number> {
+  const sink: CliIo = {
+    out: io?.out ?? ((s) => process.stdout.write(s)),
+    err: io?.err ?? ((s) => process.stderr.write(s)),
+    json: argv.includes('--json'),
+  };
+  let exitCode = 0;
+  const setExit = (c: number) => {
+    exitCode = Math.max(exitCode, c);
+  };
+  const program = new Command('virt-failover')
+    .description('run and live-migrate VMs with an SR-IOV VF + virtio-net failover pair (libvirt-compatible)')
+    .option('--json', 'print machine-readable JSON')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => sink.out(s), writeErr: (s) => sink.err(s) })
+    .showHelpAfterError(false);
+  registerValidate(program, sink, setExit);
+  registerFormat(program, sink);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help/version exit 0; usage errors were already printed by commander
+      return e.exitCode === 0 ? 0 : 2;
+    }
+    const message = isVirtFailoverError(e) ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+    const code = isVirtFailoverError(e) ? e.code : 'INTERNAL_ERROR';
+    if (sink.json) sink.out(JSON.stringify({ error: { code, message } }, null, 2) + '\n');
+    else sink.err(`error: ${message}\n`);
+    return EXIT_BY_CODE[code] ?? 1;
+  }
+  return exitCode;
+}
+
+// Run when executed directly (the bin), not when imported by tests.
+const invoked = process.argv[1] ?? '';
+if (invoked.endsWith('/main.js') || invoked.endsWith('/virt-failover')) {
+  runCli(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`error: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,96 @@
+// Typed errors. Each class mirrors one libvirt error code: `message` is exactly what
+// libvirt prints (prefix + detail), `detail` is the text without the prefix.
+
+export abstract class VirtFailoverError extends Error {
+  abstract readonly code: string;
+  readonly detail: string;
+  constructor(prefix: string, detail: string, options?: { cause?: unknown }) {
+    super(prefix ? `${prefix}: ${detail}` : detail, options);
+    this.detail = detail;
+  }
+}
+
+/** VIR_ERR_XML_ERROR */
+export class XmlError extends VirtFailoverError {
+  override readonly name = 'XmlError';
+  readonly code = 'XML_ERROR';
+  constructor(detail: string, readonly line?: number, readonly column?: number) {
+    super('XML error', detail);
+  }
+}
+
+/** VIR_ERR_CONFIG_UNSUPPORTED */
+export class ConfigUnsupportedError extends VirtFailoverError {
+  override readonly name = 'ConfigUnsupportedError';
+  readonly code = 'CONFIG_UNSUPPORTED';
+  constructor(detail: string) {
+    super('unsupported configuration', detail);
+  }
+}
+
+/** VIR_ERR_OPERATION_UNSUPPORTED */
+export class OperationUnsupportedError extends VirtFailoverError {
+  override readonly name = 'OperationUnsupportedError';
+  readonly code = 'OPERATION_UNSUPPORTED';
+  constructor(detail: string) {
+    super('Operation not supported', detail);
+  }
+}
+
+/** VIR_ERR_OPERATION_INVALID */
+export class OperationInvalidError extends VirtFailoverError {
+  override readonly name = 'OperationInvalidError';
+  readonly code = 'OPERATION_INVALID';
+  constructor(detail: string) {
+    super('Requested operation is not valid', detail);
+  }
+}
+
+/** VIR_ERR_INTERNAL_ERROR */
+export class InternalError extends VirtFailoverError {
+  override readonly name = 'InternalError';
+  readonly code = 'INTERNAL_ERROR';
+  constructor(detail: string) {
+    super('internal error', detail);
+  }
+}
+
+/** VIR_ERR_OPERATION_FAILED */
+export class OperationFailedError extends VirtFailoverError {
+  override readonly name = 'OperationFailedError';
+  readonly code = 'OPERATION_FAILED';
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super('operation failed', detail, options);
+  }
+}
+
+/** VIR_ERR_NO_DOMAIN */
+export class NoDomainError extends VirtFailoverError {
+  override readonly name = 'NoDomainError';
+  readonly code = 'NO_DOMAIN';
+  constructor(detail: string) {
+    super('Domain not found', detail);
+  }
+}
+
+/** VIR_ERR_SYSTEM_ERROR: file and process failures; the detail names the path. */
+export class SystemError extends VirtFailoverError {
+  override readonly name = 'SystemError';
+  readonly code = 'SYSTEM_ERROR';
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super('', detail, options);
+  }
+}
+
+/** VIR_ERR_INVALID_ARG: bad command-line or API arguments. */
+export class InvalidArgError extends VirtFailoverError {
+  override readonly name = 'InvalidArgError';
+  readonly code = 'INVALID_ARG';
+  constructor(detail: string) {
+    super('invalid argument', detail);
+  }
+}
+
+export function isVirtFailoverError(e: unknown): e is VirtFailoverError {
+  return e instanceof VirtFailoverError;
+}

@@ -1,0 +1,92 @@
+// File helpers: bounded reads with libvirt-style messages, atomic writes.
+import { closeSync, fsyncSync, openSync, writeSync, renameSync, unlinkSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { SystemError } from './errors.js';
+import { XML_MAX_BYTES } from './xml.js';
+
+function errnoText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT': return 'No such file or directory';
+    case 'EACCES': return 'Permission denied';
+    case 'EISDIR': return 'Is a directory';
+    case 'ENOTDIR': return 'Not a directory';
+    default: return (e as Error).message;
+  }
+}
+
+/** Read a whole file of at most `maxBytes` (virsh reads XML files up to 10 MiB). */
+export async function readFileBounded(file: string, maxBytes = XML_MAX_BYTES): Promise<Buffer> {
+  let st;
+  try {
+    st = await stat(file);
+  } catch (e) {
+    throw new SystemError(`Failed to open file '${file}': ${errnoText(e)}`, { cause: e });
+  }
+  if (st.isDirectory()) throw new SystemError(`Failed to read file '${file}': Is a directory`);
+  if (st.isFile() && st.size > maxBytes) {
+    throw new SystemError(`Failed to read file '${file}': file is larger than ${maxBytes} bytes`);
+  }
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (e) {
+    throw new SystemError(`Failed to open file '${file}': ${errnoText(e)}`, { cause: e });
+  }
+  try {
+    // Read at most maxBytes+1 so pipes and growing files are bounded too.
+    const buf = Buffer.alloc(Math.min(maxBytes + 1, Math.max(st.size + 1, 65536)));
+    let len = 0;
+    let chunk = buf;
+    while (true) {
+      if (len === chunk.length) {
+        if (chunk.length > maxBytes) break;
+        const bigger = Buffer.alloc(Math.min(maxBytes + 1, chunk.length * 2));
+        chunk.copy(bigger, 0, 0, len);
+        chunk = bigger;
+      }
+      const { bytesRead } = await fh.read(chunk, len, chunk.length - len, null);
+      if (bytesRead === 0) break;
+      len += bytesRead;
+    }
+    if (len > maxBytes) throw new SystemError(`Failed to read file '${file}': file is larger than ${maxBytes} bytes`);
+    return chunk.subarray(0, len);
+  } catch (e) {
+    if (e instanceof SystemError) throw e;
+    throw new SystemError(`Failed to read file '${file}': ${errnoText(e)}`, { cause: e });
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Write via temp file + fsync + rename, so a crash never leaves a half-written file. */
+export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o600): void {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${Date.now()}.tmp`);
+  let fd: number | undefined;
+  try {
+    fd = openSync(tmp, 'wx', mode);
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, file);
+    const dfd = openSync(dir, 'r');
+    try {
+      fsyncSync(dfd);
+    } finally {
+      closeSync(dfd);
+    }
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    try {
+      unlinkSync(tmp);
+    } catch {
+      /* already gone */
+    }
+    throw new SystemError(`Failed to write file '${file}': ${errnoText(e)}`, { cause: e });
+  }
+}
