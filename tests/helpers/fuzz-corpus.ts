@@ -1,0 +1,77 @@
+// Input mutation for fuzzing the domain parser: corpus documents damaged at
+// the text level and the structure level. Shared by the test and bench/fuzz.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import fc from 'fast-check';
+import { corpusDir } from './paths.js';
+import { isVirtFailoverError } from '../../src/util/errors.js';
+import { formatDomain, parseDomainXml } from '../../src/conf/domain.js';
+import { validateDomain } from '../../src/conf/validate.js';
+
+export function loadCorpusDocuments(): string[] {
+  const dir = path.join(corpusDir, 'qemuxmlconf');
+  return readdirSync(dir).filter((f) => f.endsWith('.xml')).sort().map((f) => readFileSync(path.join(dir, f), 'utf8'));
+}
+
+const SNIPPETS = [
+  '<', '>', '&', "'", '"', '/>', '</devices>', '<teaming/>', "<teaming type='none'/>", "<teaming type='transient'/>",
+  "<teaming type='persistent' persistent='ua-x'/>", "<alias name='ua-backup0'/>", "<alias name='bad alias'/>",
+  "<mac address='zz:11'/>", "<address type='pci' slot='0x99'/>", '&amp;', '&#0;', '&#x10FFFF;', '\u0000', '\uFFFE',
+  '<![CDATA[x]]>', '<!-- c -->', '<?pi x?>', 'unit="TiB"', "index='-1'", "<interface type='hostdev'/>",
+  "<hostdev mode='subsystem' type='usb'><teaming type='transient' persistent='ua-a'/></hostdev>",
+];
+
+export type Mutation = [kind: number, at: number, len: number, pick: number];
+
+export function mutate(doc: string, muts: Mutation[]): string {
+  let s = doc;
+  for (const [kind, at0, len, pick] of muts) {
+    const at = s.length ? at0 % s.length : 0;
+    switch (kind % 6) {
+      case 0: s = s.slice(0, at) + s.slice(at + (len % 40)); break; // delete
+      case 1: s = s.slice(0, at) + SNIPPETS[pick % SNIPPETS.length] + s.slice(at); break; // insert snippet
+      case 2: s = s.slice(0, at) + String.fromCharCode(pick % 0x3000) + s.slice(at + 1); break; // replace a char
+      case 3: { // duplicate a line
+        const lines = s.split('\n');
+        const i = at % lines.length;
+        lines.splice(i, 0, lines[i] ?? '');
+        s = lines.join('\n');
+        break;
+      }
+      case 4: { // swap two lines (breaks order and nesting)
+        const lines = s.split('\n');
+        const i = at % lines.length, j = pick % lines.length;
+        [lines[i], lines[j]] = [lines[j] ?? '', lines[i] ?? ''];
+        s = lines.join('\n');
+        break;
+      }
+      default: s = s.slice(0, at); // truncate
+    }
+  }
+  return s;
+}
+
+export const mutationArb = fc.tuple(fc.nat(), fc.array(fc.tuple(fc.nat(), fc.nat(), fc.nat(), fc.nat()), { minLength: 1, maxLength: 4 }));
+
+/**
+ * The property: every input either parses or throws our typed error; what
+ * parses formats to XML that parses back to the same canonical text (no data lost).
+ */
+export function checkDocument(input: string): 'parsed' | 'rejected' {
+  let text: string;
+  try {
+    const dom = parseDomainXml(input, { source: 'fuzz' });
+    try {
+      validateDomain(dom);
+    } catch (e) {
+      if (!isVirtFailoverError(e)) throw e;
+    }
+    text = formatDomain(dom);
+  } catch (e) {
+    if (isVirtFailoverError(e)) return 'rejected';
+    throw new Error(`untyped failure: ${(e as Error)?.stack ?? String(e)}\ninput:\n${input}`);
+  }
+  const again = formatDomain(parseDomainXml(text, { source: 'fuzz-roundtrip' }));
+  if (again !== text) throw new Error(`round trip changed the document:\n--- first\n${text}\n--- second\n${again}`);
+  return 'parsed';
+}
