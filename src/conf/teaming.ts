@@ -14,14 +14,22 @@ export interface Teaming {
 }
 
 /**
- * libvirt reads ./teaming/@type and ./teaming/@persistent of the first
- * <teaming>; both empty/missing means no teaming at all (not an error).
+ * libvirt reads ./teaming/@type and ./teaming/@persistent (each from the first
+ * <teaming> carrying it); both empty/missing means no teaming (not an error).
+ * Further <teaming> elements are dropped, as libvirt does; lint reports them.
  */
 export function parseTeaming(parent: ElementReader): Teaming | undefined {
-  const el = parent.child('teaming');
-  if (!el) return undefined;
-  const type = el.attr('type') || undefined;
-  const persistent = el.attr('persistent') || undefined;
+  const all = parent.children('teaming');
+  if (all.length === 0) return undefined;
+  // XPath string(./teaming/@type): the attribute of the first <teaming> that has one.
+  const first = (name: string) => all.find((t) => t.hasAttr(name))?.attr(name) || undefined;
+  const type = first('type');
+  const persistent = first('persistent');
+  const el = all[0]!;
+  for (const t of all) {
+    t.attr('type');
+    t.attr('persistent');
+  }
   if (type === undefined && persistent === undefined) return undefined;
   if (type === undefined || type === 'none' || !(TEAMING_TYPES as readonly string[]).includes(type)) {
     throw new ConfigUnsupportedError(`unknown teaming type '${type ?? '(null)'}'`);

@@ -1,0 +1,64 @@
+// `virt-failover lint FILE...`: pair sanity beyond what libvirt checks.
+// Exit 0 clean, 1 errors, 2 warnings only.
+import type { Command } from 'commander';
+import { readFileBounded } from '../util/fs.js';
+import { parseXml } from '../util/xml.js';
+import { isVirtFailoverError } from '../util/errors.js';
+import { lintDomainXml, type LintFinding, type LintOptions } from '../qemu/lint.js';
+import { type CliIo, printJson } from './io.js';
+
+export interface LintResult {
+  file: string;
+  findings: LintFinding[];
+  errors: number;
+  warnings: number;
+}
+
+export async function lintFile(file: string, opts: LintOptions = {}): Promise<LintResult> {
+  let findings: LintFinding[];
+  try {
+    const root = parseXml(await readFileBounded(file), { source: file });
+    findings = lintDomainXml(root, opts);
+  } catch (e) {
+    if (!isVirtFailoverError(e)) throw e;
+    findings = [{ severity: 'error', rule: 'unreadable', path: '/', message: e.message }];
+  }
+  return {
+    file,
+    findings,
+    errors: findings.filter((f) => f.severity === 'error').length,
+    warnings: findings.filter((f) => f.severity === 'warning').length,
+  };
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export function renderLintHuman(r: LintResult): string {
+  if (r.findings.length === 0) return `${r.file}: clean\n`;
+  let s = '';
+  for (const f of r.findings) s += `${r.file}: ${f.severity}: ${f.path}: ${f.message} [${f.rule}]\n`;
+  return s + `${r.file}: ${plural(r.errors, 'error')}, ${plural(r.warnings, 'warning')}\n`;
+}
+
+export function lintExitCode(results: LintResult[]): number {
+  if (results.some((r) => r.errors > 0)) return 1;
+  if (results.some((r) => r.warnings > 0)) return 2;
+  return 0;
+}
+
+export function registerLint(program: Command, io: CliIo, setExit: (code: number) => void, makeOptions: (cmdOpts: Record<string, unknown>) => Promise<LintOptions> = async () => ({})): void {
+  program
+    .command('lint')
+    .description('check failover pairs for what libvirt does not: MACs, aliases, PCIe placement, dropped XML')
+    .argument('<file...>', 'domain XML files')
+    .option('--caps <file>', "libvirt QEMU capabilities XML to assign addresses with (default: probe the domain's emulator)")
+    .option('--no-probe', 'do not probe QEMU; check only addresses written in the XML')
+    .action(async (files: string[], cmdOpts: Record<string, unknown>) => {
+      const lintOpts = await makeOptions(cmdOpts);
+      const results: LintResult[] = [];
+      for (const f of files) results.push(await lintFile(f, lintOpts));
+      if (io.json) printJson(io, results);
+      else for (const r of results) io.out(renderLintHuman(r));
+      setExit(lintExitCode(results));
+    });
+}
