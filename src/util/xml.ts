@@ -237,8 +237,9 @@ export class XmlWriter {
   textElement(name: string, text: string | number | undefined, attrs?: Attrs, extra?: Extra): void {
     if (text === undefined) return;
     if (extra && extra.children.length > 0) {
-      // Mixed content we do not model: keep it, children after the text.
-      this.push(`<${name}${attrString(attrs, extra)}>${escapeXml(String(text))}`);
+      // Mixed content we do not model: keep it, children after the text. The text is
+      // trimmed, since our own indentation would otherwise grow it on every round trip.
+      this.push(`<${name}${attrString(attrs, extra)}>${escapeXml(String(text).trim())}`);
       this.indent += 2;
       this.extraChildren(extra);
       this.close(name);
@@ -263,6 +264,19 @@ export class XmlWriter {
     }
     this.lines.splice(mark, 0, ' '.repeat(this.indent) + `<${name}${attrString(attrs, extra)}>`);
     this.push(`</${name}>`);
+  }
+
+  /**
+   * Like element(), but writes nothing at all when there are no attributes
+   * and the body wrote nothing (libvirt's virXMLFormatElement with both
+   * buffers empty).
+   */
+  elementIfAny(name: string, attrs: Attrs | undefined, body: () => void, extra?: Extra): void {
+    const mark = this.lines.length;
+    this.element(name, attrs, body, extra);
+    if (this.lines.length === mark + 1 && attrString(attrs, extra) === '' && this.lines[mark].trimStart() === `<${name}/>`) {
+      this.lines.length = mark;
+    }
   }
 
   /** Write an element we did not model, as read (canonical layout). */
