@@ -30,7 +30,7 @@ export function registerDomxmlToNative(program: Command, io: CliIo): void {
     const parsed = await readDomainFile(file);
     const { dom, caps, profile } = await postParseWithOptions(parsed, opts);
     validateDomain(dom);
-    validateDomainForQemu(dom);
+    validateDomainForQemu(dom, caps);
     const networks = opts.networkDir || opts.portDir ? await loadNetworkResolver({ networkDir: opts.networkDir, portDir: opts.portDir }) : undefined;
     const runtimeDir = (opts.runtimeDir ?? '').replace('DOMAIN', dom.name);
     const cmd = buildCommandLine(dom, caps, { profile, runtimeDir, networks });

@@ -17,9 +17,10 @@ export function registerFormat(program: Command, io: CliIo): void {
   ).action(async (file: string, opts: QemuCliOptions & { postParse?: boolean }) => {
     let dom = await readDomainFile(file);
     if (opts.postParse) {
-      dom = (await postParseWithOptions(dom, opts)).dom;
+      const pp = await postParseWithOptions(dom, opts);
+      dom = pp.dom;
       validateDomain(dom);
-      validateDomainForQemu(dom);
+      validateDomainForQemu(dom, pp.caps);
     }
     if (io.json) printJson(io, dom);
     else io.out(formatDomain(dom));

@@ -6,6 +6,10 @@ import { parseXml } from '../util/xml.js';
 import { isVirtFailoverError } from '../util/errors.js';
 import { lintDomainXml, type LintFinding, type LintOptions } from '../qemu/lint.js';
 import { type CliIo, printJson } from './io.js';
+import { capsFor } from './qemu-options.js';
+import { postParseDomain } from '../qemu/postparse.js';
+import { findEmulator } from '../conf/emulator.js';
+import { parseDomain } from '../conf/domain.js';
 
 export interface LintResult {
   file: string;
@@ -46,17 +50,37 @@ export function lintExitCode(results: LintResult[]): number {
   return 0;
 }
 
-export function registerLint(program: Command, io: CliIo, setExit: (code: number) => void, makeOptions: (cmdOpts: Record<string, unknown>) => Promise<LintOptions> = async () => ({})): void {
+/**
+ * Placement rules need the addresses libvirt would assign: post-parse with
+ * --caps, or with a (cached) probe of the domain's emulator unless --no-probe.
+ */
+async function lintOptionsFor(file: string, cmdOpts: { caps?: string; probe?: boolean }): Promise<LintOptions> {
+  if (!cmdOpts.caps && cmdOpts.probe === false) return {};
+  let emulator: string | undefined;
+  try {
+    emulator = findEmulator(parseDomain(parseXml(await readFileBounded(file), { source: file }), { inactive: true }).devices);
+  } catch {
+    return {}; // lintFile reports why the file is unusable
+  }
+  try {
+    const caps = await capsFor({ caps: cmdOpts.caps, emulator });
+    return { postParse: (dom) => postParseDomain(dom, caps, { profile: 'default' }) };
+  } catch (e) {
+    if (!isVirtFailoverError(e) || cmdOpts.caps) throw e;
+    return {}; // no usable QEMU here: check only the addresses written in the XML
+  }
+}
+
+export function registerLint(program: Command, io: CliIo, setExit: (code: number) => void): void {
   program
     .command('lint')
     .description('check failover pairs for what libvirt does not: MACs, aliases, PCIe placement, dropped XML')
     .argument('<file...>', 'domain XML files')
     .option('--caps <file>', "libvirt QEMU capabilities XML to assign addresses with (default: probe the domain's emulator)")
     .option('--no-probe', 'do not probe QEMU; check only addresses written in the XML')
-    .action(async (files: string[], cmdOpts: Record<string, unknown>) => {
-      const lintOpts = await makeOptions(cmdOpts);
+    .action(async (files: string[], cmdOpts: { caps?: string; probe?: boolean }) => {
       const results: LintResult[] = [];
-      for (const f of files) results.push(await lintFile(f, lintOpts));
+      for (const f of files) results.push(await lintFile(f, await lintOptionsFor(f, cmdOpts)));
       if (io.json) printJson(io, results);
       else for (const r of results) io.out(renderLintHuman(r));
       setExit(lintExitCode(results));

@@ -7,6 +7,8 @@ import { parseUIntAttr } from './common.js';
 export interface DeviceInfo {
   boot?: { order: number; loadparm?: string };
   alias?: string;
+  /** <master startport='N'/>: USB companion controllers (ich9-uhci*). */
+  master?: { startport: number };
   rom?: { bar?: string; file?: string; enabled?: string };
   acpi?: { index: number };
   address?: Address;
@@ -48,6 +50,8 @@ export function parseDeviceInfo(r: ElementReader, ctx: ParseContext): DeviceInfo
     if (!ctx.inactive || isUserAlias(name)) info.alias = name;
     else droppedAliases.set(info, { alias: name, line: alias.el.line });
   }
+  const master = r.child('master');
+  if (master) info.master = { startport: parseUIntAttr(master, 'startport') ?? 0 };
   const rom = r.child('rom');
   if (rom) {
     info.rom = {};
@@ -73,6 +77,7 @@ export function formatDeviceInfo(w: XmlWriter, info: DeviceInfo, opts: { allowBo
     w.empty('boot', [['order', info.boot.order], ['loadparm', info.boot.loadparm]]);
   }
   if (info.alias) w.empty('alias', [['name', info.alias]]);
+  if (info.master) w.empty('master', [['startport', info.master.startport]]);
   if (info.rom) w.empty('rom', [['enabled', info.rom.enabled], ['bar', info.rom.bar], ['file', info.rom.file]]);
   if (info.acpi) w.empty('acpi', [['index', info.acpi.index]]);
   formatAddress(w, info.address);

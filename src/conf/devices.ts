@@ -70,17 +70,18 @@ export function sortDevices(devices: Device[]): Device[] {
 }
 
 export function formatDevices(w: XmlWriter, devices: Device[]): void {
-  w.element('devices', undefined, () => {
-    for (const d of sortDevices(devices)) {
-      if (isRawDevice(d)) {
-        w.raw(d.el);
-        continue;
-      }
-      const codec = codecs.get(d.kind);
-      if (!codec) throw new Error(`no formatter for device '${d.kind}'`);
-      codec.format(w, d);
+  // libvirt always writes <devices>...</devices>, never a self-closing element
+  w.open('devices');
+  for (const d of sortDevices(devices)) {
+    if (isRawDevice(d)) {
+      w.raw(d.el);
+      continue;
     }
-  });
+    const codec = codecs.get(d.kind);
+    if (!codec) throw new Error(`no formatter for device '${d.kind}'`);
+    codec.format(w, d);
+  }
+  w.close('devices');
 }
 
 export function devicesOfKind<T extends TypedDevice>(devices: Device[], kind: string): T[] {

@@ -1,12 +1,22 @@
 // The <domain> document: top-level elements, parse and format.
 // Elements we model are typed; the rest are kept verbatim at libvirt's position.
-import { XmlError } from '../util/errors.js';
+import { ConfigUnsupportedError, XmlError } from '../util/errors.js';
 import { ElementReader, type Extra, type XmlElement, XmlWriter, parseXml } from '../util/xml.js';
+import { assignParsePorts, consoleCompatView } from './chardev.js';
+import { type Clock, type Pm, formatClock, formatPm, parseClock, parsePm } from './clock.js';
 import { parseEnumAttr, parseUIntAttr } from './common.js';
+import { checkUsbControllers, orderControllers, usbDisabled } from './controller.js';
+import { type Cpu, formatCpu, parseCpu } from './cpu.js';
 import type { ParseContext } from './device-info.js';
 import { type Device, formatDevices, parseDevices } from './devices.js';
+import { orderDisks } from './disk.js';
+import { type Features, formatFeatures, parseFeatures } from './features.js';
+import { checkSingleMemballoon } from './memballoon.js';
 import { parseMemoryValue, type MemoryAmount } from './memory.js';
+import { type Os, formatOs, parseOs } from './os.js';
 import './register-devices.js';
+import { orderVideos } from './video.js';
+import { checkDuplicateHostdevs } from './hostdev.js';
 
 export const DOMAIN_TYPES = [
   'none', 'qemu', 'kqemu', 'kvm', 'xen', 'lxc', 'uml', 'openvz', 'test', 'vmware', 'hyperv', 'vbox', 'phyp',
@@ -36,8 +46,15 @@ export interface Domain {
   onPoweroff?: string;
   onReboot?: string;
   onCrash?: string;
+  /** <os>: dom.os.machine / dom.os.arch drive PCI address assignment */
+  os: Os;
+  features?: Features;
+  cpu?: Cpu;
+  /** always present: libvirt writes <clock offset='utc'/> when the input has none */
+  clock: Clock;
+  pm?: Pm;
   devices: Device[];
-  /** Top-level elements we keep verbatim (os, cpu, features, metadata, ...), by name. */
+  /** Top-level elements we keep verbatim (metadata, sysinfo, memtune, ...), by name. */
   sections: Map<string, XmlElement[]>;
   extra?: Extra;
 }
@@ -52,7 +69,10 @@ export const TOP_LEVEL_ORDER = [
   'qemu:override', 'qemu:deprecation',
 ] as const;
 
-const TYPED = new Set(['name', 'uuid', 'memory', 'currentMemory', 'vcpu', 'on_poweroff', 'on_reboot', 'on_crash', 'devices']);
+const TYPED = new Set([
+  'name', 'uuid', 'memory', 'currentMemory', 'vcpu', 'os', 'features', 'cpu', 'clock', 'on_poweroff', 'on_reboot',
+  'on_crash', 'pm', 'devices',
+]);
 
 export interface ParseDomainOptions {
   source?: string;
@@ -79,7 +99,9 @@ export function parseDomain(root: XmlElement, ctx: ParseContext): Domain {
   const idRaw = r.attr('id');
   const name = r.child('name')?.text();
   if (name === undefined || name === '') throw new XmlError('missing name information in domain');
-  const dom: Domain = { type, namespaces, name, devices: [], sections: new Map() };
+  const bootloader = (r.el.children.find((c) => c.name === 'bootloader')?.text ?? '') !== '';
+  const os = parseOs(r.child('os'), type, bootloader);
+  const dom: Domain = { type, namespaces, name, os, clock: parseClock(r.child('clock')), devices: [], sections: new Map() };
   if (idRaw !== undefined && !ctx.inactive) dom.id = Number(idRaw);
   const uuid = r.child('uuid')?.text().trim();
   if (uuid) dom.uuid = uuid;
@@ -111,8 +133,15 @@ export function parseDomain(root: XmlElement, ctx: ParseContext): Domain {
   dom.onPoweroff = lifecycle('on_poweroff');
   dom.onReboot = lifecycle('on_reboot');
   dom.onCrash = lifecycle('on_crash');
+  const features = r.child('features');
+  if (features) dom.features = parseFeatures(features);
+  const cpu = r.child('cpu');
+  if (cpu) dom.cpu = parseCpu(cpu);
+  const pm = r.child('pm');
+  if (pm) dom.pm = parsePm(pm);
   const devices = r.child('devices');
   if (devices) dom.devices = parseDevices(devices, ctx);
+  arrangeDevices(dom.devices);
 
   for (const el of root.children) {
     if (TYPED.has(el.name)) continue;
@@ -124,6 +153,20 @@ export function parseDomain(root: XmlElement, ctx: ParseContext): Domain {
   const extra = r.rest();
   if (extra) dom.extra = extra;
   return dom;
+}
+
+/** What libvirt's parser does to the device lists as it reads them: list order, implicit ports, USB sanity. */
+function arrangeDevices(devices: Device[]): void {
+  orderDisks(devices);
+  orderControllers(devices);
+  checkUsbControllers(devices);
+  assignParsePorts(devices);
+  if (usbDisabled(devices) && devices.some((d) => d.kind === 'input' && (d as { bus?: string }).bus === 'usb')) {
+    throw new ConfigUnsupportedError("Can't add USB input device. USB bus is disabled");
+  }
+  orderVideos(devices);
+  checkSingleMemballoon(devices);
+  checkDuplicateHostdevs({ devices });
 }
 
 function formatSection(w: XmlWriter, dom: Domain, name: string): void {
@@ -146,10 +189,15 @@ export function formatDomain(dom: Domain): string {
         ['cpuset', dom.vcpu.cpuset],
         ['current', dom.vcpu.current],
       ]),
+    os: () => formatOs(w, dom.os, dom.type),
+    features: () => formatFeatures(w, dom.features),
+    cpu: () => formatCpu(w, dom.cpu),
+    clock: () => formatClock(w, dom.clock),
     on_poweroff: () => w.textElement('on_poweroff', dom.onPoweroff),
     on_reboot: () => w.textElement('on_reboot', dom.onReboot),
     on_crash: () => w.textElement('on_crash', dom.onCrash),
-    devices: () => formatDevices(w, dom.devices),
+    pm: () => formatPm(w, dom.pm),
+    devices: () => formatDevices(w, consoleCompatView(dom.devices, dom.os.type)),
   };
   for (const name of TOP_LEVEL_ORDER) {
     const f = typed[name];

@@ -4,6 +4,9 @@ import { ConfigUnsupportedError } from '../util/errors.js';
 import type { Domain } from './domain.js';
 import type { DeviceInfo } from './device-info.js';
 import { isRawDevice } from './devices.js';
+import { validateClock } from './clock.js';
+import { validateFeatures } from './features.js';
+import { validateOs } from './os.js';
 
 /** Per-device validators, registered by device modules (kind -> fn). */
 const deviceValidators = new Map<string, (d: unknown, dom: Domain) => void>();
@@ -31,9 +34,12 @@ export function validateAliases(dom: Domain): void {
 
 /** Everything libvirt checks at `virsh define` that needs no host resources. */
 export function validateDomain(dom: Domain): void {
+  validateFeatures(dom.features); // parse-time in libvirt
+  validateClock(dom.clock); // post-parse in libvirt
   for (const d of dom.devices) {
     if (isRawDevice(d)) continue;
     deviceValidators.get(d.kind)?.(d, dom);
   }
   validateAliases(dom);
+  validateOs(dom.os);
 }

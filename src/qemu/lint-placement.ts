@@ -8,7 +8,7 @@ import { isPciAddress, type PciAddress, formatPciAddressString } from '../conf/a
 import type { Controller } from '../conf/controller.js';
 import { deviceName, devicesOfKind, type Device } from '../conf/devices.js';
 import { deviceInfoOf } from '../conf/validate.js';
-import type { LintFinding, LintOptions, Located } from './lint.js';
+import { locateDevices, type LintFinding, type LintOptions, type Located } from './lint.js';
 import { isVirtFailoverError } from '../util/errors.js';
 
 /** Controllers QEMU can hot-plug a PCIe function into. */
@@ -31,11 +31,9 @@ export function lintPrimaryPlacement(dom: Domain, root: XmlElement, primaries: L
   }
   // Addresses as libvirt would assign them, when we have the QEMU's capabilities.
   let placed = dom;
-  let assigned = false;
   if (opts.postParse) {
     try {
       placed = opts.postParse(parseDomain(root, { inactive: true }));
-      assigned = true;
     } catch (e) {
       if (!isVirtFailoverError(e)) throw e;
       out.push({ severity: 'error', rule: 'libvirt-rejects', path: '/domain/devices', message: e.message });
@@ -48,13 +46,17 @@ export function lintPrimaryPlacement(dom: Domain, root: XmlElement, primaries: L
     const a = deviceInfoOf(d)?.address;
     if (isPciAddress(a)) bySlot.set(slotKey(a), [...(bySlot.get(slotKey(a)) ?? []), i]);
   });
-  for (const p of primaries) {
-    const a = deviceInfoOf(placed.devices[p.index])?.address;
+  // Post-parse adds and reorders devices: find each primary again by its path (interface[n] / hostdev[n]).
+  const placedIndex = new Map(locateDevices(placed.devices).map((l) => [l.path, l.index]));
+  for (const p0 of primaries) {
+    const index = placedIndex.get(p0.path);
+    if (index === undefined) continue;
+    const p = { ...p0, index };
+    const a = deviceInfoOf(placed.devices[index])?.address;
     if (!isPciAddress(a)) continue; // libvirt assigns one at define; without caps we cannot tell which
     const where = `${p.path}/address`;
-    const how = assigned ? 'is assigned' : 'is';
     if (a.bus === 0) {
-      out.push({ severity: 'error', rule: 'primary-on-root-bus', path: where, message: `the primary ${how} on pcie.0 (${formatPciAddressString(a)}), which does not support hotplug: QEMU cannot plug or unplug it, so failover never happens` });
+      out.push({ severity: 'error', rule: 'primary-on-root-bus', path: where, message: `the primary is on pcie.0 (${formatPciAddressString(a)}), which does not support hotplug: QEMU cannot plug or unplug it, so failover never happens` });
       continue;
     }
     const sharing = (bySlot.get(slotKey(a)) ?? []).filter((i) => i !== p.index);
@@ -65,7 +67,7 @@ export function lintPrimaryPlacement(dom: Domain, root: XmlElement, primaries: L
     const port = controllers.find((c) => c.index === a.bus);
     if (!port) continue;
     if (!HOTPLUG_PCIE_PORTS.has(port.model ?? '')) {
-      out.push({ severity: 'error', rule: 'primary-not-hotpluggable', path: where, message: `the primary ${how} behind controller index ${a.bus} (${port.model ?? 'unknown model'}), which is not a hotpluggable PCIe port: put it on its own pcie-root-port` });
+      out.push({ severity: 'error', rule: 'primary-not-hotpluggable', path: where, message: `the primary is behind controller index ${a.bus} (${port.model ?? 'unknown model'}), which is not a hotpluggable PCIe port: put it on its own pcie-root-port` });
     } else if (port.target?.hotplug === 'off') {
       out.push({ severity: 'error', rule: 'primary-not-hotpluggable', path: where, message: `the primary's pcie-root-port (index ${a.bus}) has hotplug='off': QEMU cannot unplug it for migration` });
     }

@@ -19,6 +19,15 @@ export class XmlError extends VirtFailoverError {
   }
 }
 
+/** VIR_ERR_XML_DETAIL: libvirt prints the detail alone (its format is "%s"). */
+export class XmlDetailError extends VirtFailoverError {
+  override readonly name = 'XmlDetailError';
+  readonly code = 'XML_DETAIL';
+  constructor(detail: string) {
+    super('', detail);
+  }
+}
+
 /** VIR_ERR_CONFIG_UNSUPPORTED */
 export class ConfigUnsupportedError extends VirtFailoverError {
   override readonly name = 'ConfigUnsupportedError';
@@ -70,6 +79,24 @@ export class NoDomainError extends VirtFailoverError {
   readonly code = 'NO_DOMAIN';
   constructor(detail: string) {
     super('Domain not found', detail);
+  }
+}
+
+/** VIR_ERR_NO_NETWORK */
+export class NoNetworkError extends VirtFailoverError {
+  override readonly name = 'NoNetworkError';
+  readonly code = 'NO_NETWORK';
+  constructor(detail: string) {
+    super('Network not found', detail);
+  }
+}
+
+/** VIR_ERR_NO_NETWORK_PORT */
+export class NoNetworkPortError extends VirtFailoverError {
+  override readonly name = 'NoNetworkPortError';
+  readonly code = 'NO_NETWORK_PORT';
+  constructor(detail: string) {
+    super('network port not found', detail);
   }
 }
 
