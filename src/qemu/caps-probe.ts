@@ -26,7 +26,7 @@ import { Monitor } from './monitor.js';
 import { waitForSocket } from './monitor-socket.js';
 
 /** Bump when the cached JSON or the way flags are derived changes. */
-export const CAPS_CACHE_FORMAT = 1;
+export const CAPS_CACHE_FORMAT = 2; // 2: more derived flags (command-line options)
 export const DEFAULT_PROBE_TIMEOUT_MS = 30_000;
 
 /** A QMP connection to a probe process; close() also ends the process and removes its files. */

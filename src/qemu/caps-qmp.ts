@@ -28,7 +28,9 @@ export type FlagRule =
   /** Set when the schema path resolves (`query-qmp-schema`, see caps-schema.ts). */
   | { schema: string }
   /** Set when KVM is enabled in a probe process (`query-kvm`). */
-  | { kvm: true };
+  | { kvm: true }
+  /** Set when a command-line option (and optionally its parameter) exists (`query-command-line-options`). */
+  | { cmdlineOption: readonly [option: string, param?: string] };
 
 /**
  * The libvirt flags a probe derives: only those our command-line, address and migration
@@ -50,6 +52,19 @@ export const DERIVED_FLAGS: readonly { flag: string; rule: FlagRule; why: string
   { flag: 'netdev.json', rule: { schema: 'netdev_add/arg-type/type/^dgram' }, why: 'JSON -netdev' },
   { flag: 'device.json+hotplug', rule: { schema: 'device_add/$json-cli-hotplug' }, why: 'JSON -device, same props as device_add' },
   { flag: 'migration.blocked-reasons', rule: { schema: 'query-migrate/ret-type/blocked-reasons' }, why: 'ask QEMU for migration blockers' },
+  { flag: 'virtio-pci-non-transitional', rule: { qomTypes: ['virtio-blk-pci-transitional', 'virtio-blk-pci-non-transitional'] }, why: 'virtio devices are PCIe endpoints on q35 (own root port)' },
+  { flag: 'piix3-usb-uhci', rule: { qomTypes: ['piix3-usb-uhci'] }, why: 'default USB controller on pc' },
+  { flag: 'qemu-xhci', rule: { qomTypes: ['qemu-xhci'] }, why: 'default USB controller on q35' },
+  { flag: 'nec-usb-xhci', rule: { qomTypes: ['nec-usb-xhci'] }, why: 'USB controller fallback' },
+  { flag: 'VGA', rule: { qomTypes: ['VGA'] }, why: 'default video' },
+  { flag: 'cirrus-vga', rule: { qomTypes: ['cirrus-vga'] }, why: 'video model cirrus' },
+  { flag: 'i8042', rule: { qomTypes: ['i8042'] }, why: 'implicit PS/2 inputs' },
+  { flag: 'rtl8139', rule: { qomTypes: ['rtl8139'] }, why: 'default NIC model' },
+  { flag: 'virtio-scsi-pci', rule: { qomTypes: ['virtio-scsi-pci'] }, why: 'default SCSI controller' },
+  { flag: 'lsi', rule: { qomTypes: ['lsi53c895a'] }, why: 'SCSI controller model lsilogic' },
+  { flag: 'set-action', rule: { schema: 'set-action' }, why: '-no-shutdown with on_reboot handling' },
+  { flag: 'blockdev-set-active', rule: { schema: 'blockdev-set-active' }, why: 'raw disks without a format node' },
+  { flag: 'seccomp-sandbox', rule: { cmdlineOption: ['sandbox'] }, why: '-sandbox' },
 ];
 
 interface QmpVersion { qemu: { major: number; minor: number; micro: number }; package?: string }
@@ -87,6 +102,8 @@ export interface MainPhase {
   types: Set<string>;
   deviceProps: Map<string, Set<string>>;
   schema: QmpSchema;
+  /** query-command-line-options: option -> parameter names. */
+  cmdlineOptions: Map<string, Set<string>>;
   machines: QemuMachine[];
   cpuModels: QemuCpuModel[];
 }
@@ -162,6 +179,10 @@ export async function queryMainPhase(exec: QmpExecutor): Promise<MainPhase> {
       // Not instantiable here (or not recorded, in a replay): leave it out, as libvirt does.
     }
   }
+  const cmdlineOptions = new Map<string, Set<string>>();
+  for (const o of asArray<{ option: string; parameters?: { name: string }[] }>(await exec.execute('query-command-line-options'), 'query-command-line-options')) {
+    cmdlineOptions.set(o.option, new Set((o.parameters ?? []).map((p) => p.name)));
+  }
   const accel: QemuAccel = kvm.enabled ? 'kvm' : 'tcg';
   const { machines, cpuModels } = await queryMachinesAndCpus(exec, accel, schema.hasCommand('query-cpu-definitions'));
   const v = ver.qemu;
@@ -174,6 +195,7 @@ export async function queryMainPhase(exec: QmpExecutor): Promise<MainPhase> {
     types,
     deviceProps,
     schema,
+    cmdlineOptions,
     machines,
     cpuModels,
   };
@@ -202,6 +224,10 @@ function ruleHolds(rule: FlagRule, main: MainPhase, kvmUsable: boolean): boolean
   if ('qomTypes' in rule) return rule.qomTypes.some((t) => main.types.has(t));
   if ('deviceProp' in rule) return main.deviceProps.get(rule.deviceProp[0])?.has(rule.deviceProp[1]) ?? false;
   if ('schema' in rule) return main.schema.query(rule.schema);
+  if ('cmdlineOption' in rule) {
+    const params = main.cmdlineOptions.get(rule.cmdlineOption[0]);
+    return params !== undefined && (rule.cmdlineOption[1] === undefined || params.has(rule.cmdlineOption[1]));
+  }
   return kvmUsable;
 }
 

@@ -73,5 +73,5 @@ export function domainPm(dom: Domain): { s3?: string; s4?: string } {
 /** Top-level elements that change the command line in ways we do not build yet. */
 export const UNSUPPORTED_SECTIONS = [
   'maxMemory', 'memoryBacking', 'numatune', 'iothreads', 'iothreadids', 'sysinfo', 'idmap', 'launchSecurity', 'keywrap',
-  'qemu:commandline', 'qemu:override', 'genid', 'vcpus',
+  'qemu:override', 'genid', 'vcpus',
 ] as const;

@@ -28,6 +28,7 @@ import { type CommandProfileName, defaultProfile, libvirtTestProfile } from './c
 import { ArgvBuilder } from './command-props.js';
 import type { QemuCommand } from './command-render.js';
 import type { NetworkResolver } from './network-resolve.js';
+import { qemuCommandline } from './namespace.js';
 
 export type { QemuCommand } from './command-render.js';
 export { renderArgsFile, renderArgvLines, renderShellLine, shellQuote } from './command-render.js';
@@ -130,5 +131,9 @@ export function buildCommandLine(dom: Domain, caps: QemuCaps, opts: BuildOptions
   buildMemballoon(ctx);
   buildRngs(ctx);
   buildTail(ctx);
-  return { env: ctx.argv.env, binary, args: ctx.argv.args };
+  // <qemu:commandline> passthrough comes last, as in libvirt.
+  const ns = qemuCommandline(dom);
+  const env = ns ? [...ctx.argv.env, ...ns.env] : ctx.argv.env;
+  const args = ns ? [...ctx.argv.args, ...ns.args] : ctx.argv.args;
+  return { env, binary, args };
 }

@@ -9,6 +9,8 @@ import type { LintFinding, Located } from './lint.js';
 
 const TEAMING_PARENTS = new Set(['/domain/devices/interface', '/domain/devices/hostdev']);
 const TEAMING_ATTRS = new Set(['type', 'persistent']);
+/** Kept verbatim in the model but read by the qemu layer (namespace.ts). */
+const UNDERSTOOD_SECTIONS = new Set(['qemu:commandline']);
 
 /** Walk with 1-based sibling positions, libvirt/XPath style. */
 function walk(el: XmlElement, path: string, visit: (el: XmlElement, path: string, parent: string) => void, parentPath = ''): void {
@@ -90,6 +92,7 @@ export function lintNotUnderstood(dom: Domain, located: Located<Device>[]): Lint
   const { devices: _d, sections, ...top } = dom;
   visit(top, '/domain', 0);
   for (const [name, els] of sections) {
+    if (UNDERSTOOD_SECTIONS.has(name)) continue;
     for (const el of els) out.push({ severity: 'warning', rule: 'not-understood', path: `/domain/${name}`, line: el.line, message: `<${name}> is not modelled by virt-failover: kept verbatim, not checked` });
   }
   return out;

@@ -13,6 +13,7 @@ import { isRawDevice, deviceName, type Device } from '../conf/devices.js';
 import { validateDomainForQemu } from './validate.js';
 import { lintRawXml, lintNotUnderstood } from './lint-xml.js';
 import { lintPrimaryPlacement } from './lint-placement.js';
+import { lintEmulatedPrimaries } from './lint-emulated.js';
 
 export type LintSeverity = 'error' | 'warning';
 
@@ -111,7 +112,10 @@ function lintPairs(dom: Domain, root: XmlElement, opts: LintOptions): LintFindin
     }
   }
 
-  const partners = new Map<string, PairMember[]>();
+  // Emulated primaries passed through <qemu:commandline> pair like transient hostdevs.
+  const emulated = lintEmulatedPrimaries(dom, standbys);
+  out.push(...emulated.findings);
+  const partners = new Map<string, string[]>(emulated.partners);
   for (const t of transients) {
     const alias = t.teamingPersistent;
     if (alias === undefined) continue; // libvirt's own validation reports it
@@ -129,7 +133,7 @@ function lintPairs(dom: Domain, root: XmlElement, opts: LintOptions): LintFindin
       continue;
     }
     const list = partners.get(alias) ?? [];
-    list.push(t);
+    list.push(`${t.at.path}/teaming`);
     partners.set(alias, list);
     out.push(...lintMacs(standby, t));
     out.push(...lintPrimaryDevice(t));
@@ -139,7 +143,7 @@ function lintPairs(dom: Domain, root: XmlElement, opts: LintOptions): LintFindin
     if (list.length === 0) {
       out.push({ severity: 'warning', rule: 'persistent-without-transient', path: `${standby.at.path}/teaming`, message: `the standby '${alias}' has no transient (primary) partner: failover does nothing` });
     } else if (list.length > 1) {
-      out.push({ severity: 'error', rule: 'multiple-transients', path: `${list[1]!.at.path}/teaming`, message: `more than one transient device names '${alias}' (${list.map((l) => l.at.path).join(', ')}); QEMU accepts only one primary per standby` });
+      out.push({ severity: 'error', rule: 'multiple-transients', path: list[1]!, message: `more than one transient device names '${alias}' (${list.join(', ')}); QEMU accepts only one primary per standby` });
     }
   }
   if (transients.length > 0 || standbys.size > 0) out.push(...lintPrimaryPlacement(dom, root, transients.map((t) => t.at), opts));

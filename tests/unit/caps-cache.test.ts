@@ -30,6 +30,7 @@ function fakeSession(accel: QemuAccel, opts: { major?: number } = {}): QmpSessio
       { name: 'str', 'meta-type': 'builtin' },
     ],
     'query-kvm': () => ({ enabled: accel === 'kvm', present: true }),
+    'query-command-line-options': () => [{ option: 'sandbox', parameters: [{ name: 'enable' }] }],
     'qom-list-types': () => ['tcg-accel', 'virtio-net-pci', 'vfio-pci', 'e1000e'].map((name) => ({ name })),
     'device-list-properties': (args) => {
       if (args?.typename === 'virtio-net-pci') return [{ name: 'failover' }, { name: 'failover_pair_id' }];
@@ -78,7 +79,7 @@ test('second call is served from the cache without starting QEMU', async () => {
     assert.equal(f.closed, 1);
     assert.equal(a.version, 7002009);
     assert.equal(a.package, 'fake-1');
-    assert.deepEqual([...a.flags].sort(), ['migration.blocked-reasons', 'tcg', 'vfio-pci', 'virtio-net']);
+    assert.deepEqual([...a.flags].sort(), ['migration.blocked-reasons', 'seccomp-sandbox', 'tcg', 'vfio-pci', 'virtio-net']);
     assert.deepEqual(a.machines.map((m) => m.name), ['pc-i440fx-7.2', 'pc-q35-7.2'], "default first, 'none' left out");
     assert.equal(a.deviceProps.has('e1000e'), false, 'a failing device-list-properties is left out');
 

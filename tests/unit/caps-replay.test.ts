@@ -96,6 +96,7 @@ test('replay: the probe asks only what it needs', { skip: !have }, async () => {
     'device-list-properties vfio-pci',
     'device-list-properties e1000e',
     'device-list-properties pcie-root-port',
+    'query-command-line-options',
     'query-machines',
     'query-cpu-definitions',
     'query-machines',
