@@ -5,6 +5,17 @@ import { isVirtFailoverError } from '../util/errors.js';
 import type { CliIo } from './io.js';
 import { registerValidate } from './validate.js';
 import { registerFormat } from './format.js';
+import { registerLint } from './lint.js';
+import { registerDomxmlToNative } from './domxml-to-native.js';
+import { registerCapabilities } from './capabilities.js';
+import { registerDefine } from './define.js';
+import { registerUndefine } from './undefine.js';
+import { registerList } from './list.js';
+import { registerDumpxml } from './dumpxml.js';
+import { registerStart } from './start.js';
+import { registerShutdown } from './shutdown.js';
+import { registerDestroy } from './destroy.js';
+import { registerDomstate } from './domstate.js';
 
 /** Exit statuses by error code; anything unlisted is 1. */
 const EXIT_BY_CODE: Record<string, number> = {};
@@ -22,11 +33,23 @@ export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<numbe
   const program = new Command('virt-failover')
     .description('run and live-migrate VMs with an SR-IOV VF + virtio-net failover pair (libvirt-compatible)')
     .option('--json', 'print machine-readable JSON')
+    .option('--state-dir <dir>', 'domain state directory (default: /var/lib/virt-failover as root, else $XDG_DATA_HOME/virt-failover; env VIRT_FAILOVER_STATE_DIR)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => sink.out(s), writeErr: (s) => sink.err(s) })
     .showHelpAfterError(false);
   registerValidate(program, sink, setExit);
   registerFormat(program, sink);
+  registerLint(program, sink, setExit);
+  registerDomxmlToNative(program, sink);
+  registerCapabilities(program, sink);
+  registerDefine(program, sink, setExit);
+  registerUndefine(program, sink, setExit);
+  registerList(program, sink, setExit);
+  registerDumpxml(program, sink, setExit);
+  registerStart(program, sink, setExit);
+  registerShutdown(program, sink, setExit);
+  registerDestroy(program, sink, setExit);
+  registerDomstate(program, sink, setExit);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {

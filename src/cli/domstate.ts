@@ -1,0 +1,18 @@
+// `virt-failover domstate DOMAIN [--reason]`: virsh domstate: "running", "shut off (crashed)".
+import type { Command } from 'commander';
+import { formatState } from '../qemu/driver.js';
+import { openDriver, printVirsh, virshAction } from './domain-common.js';
+import { type CliIo, printJson } from './io.js';
+
+export function registerDomstate(program: Command, io: CliIo, _setExit: (code: number) => void): void {
+  program
+    .command('domstate')
+    .description('domain state')
+    .argument('<domain>', 'domain name, id or uuid')
+    .option('--reason', 'also print the reason for the state')
+    .action(async (ref: string, opts: { reason?: boolean }) => {
+      const s = await virshAction(io, ref, `Failed to get the state of domain '${ref}'`, () => openDriver(program).getState(ref));
+      if (io.json) printJson(io, { name: s.name, state: s.state, reason: s.reason });
+      else printVirsh(io, formatState(s, !!opts.reason));
+    });
+}

@@ -1,0 +1,68 @@
+// Facts about other processes from /proc (Linux): liveness, identity, command line.
+// A pid alone is not an identity (pids are reused), so callers keep the start time
+// (/proc/PID/stat field 22, clock ticks since boot) beside it and compare both.
+import { readFileSync } from 'node:fs';
+
+export interface ProcStat {
+  /** One-letter state: R, S, D, Z (zombie), X (dead), T, t, ... */
+  state: string;
+  /** Start time in clock ticks after boot, as a decimal string. */
+  startTime: string;
+}
+
+/** /proc/PID/stat, or undefined when there is no such process. */
+export function readProcStat(pid: number, procRoot = '/proc'): ProcStat | undefined {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return undefined;
+  let text: string;
+  try {
+    text = readFileSync(`${procRoot}/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) is in parentheses and may itself contain ') '.
+  const close = text.lastIndexOf(')');
+  if (close < 0) return undefined;
+  const fields = text.slice(close + 2).split(' ');
+  // fields[0] is field 3 (state), so field N is fields[N - 3].
+  const state = fields[0];
+  const startTime = fields[19];
+  if (!state || !startTime) return undefined;
+  return { state, startTime };
+}
+
+/** The start time of this process (for lock files and records). */
+export function selfStartTime(): string | undefined {
+  return readProcStat(process.pid)?.startTime;
+}
+
+/**
+ * True when `pid` is a live (not zombie) process and, when `startTime` is given, the
+ * same process that had that start time (so a reused pid reads as dead).
+ */
+export function isProcessAlive(pid: number, startTime?: string, procRoot = '/proc'): boolean {
+  const st = readProcStat(pid, procRoot);
+  if (!st || st.state === 'Z' || st.state === 'X') return false;
+  return startTime === undefined || st.startTime === startTime;
+}
+
+/** The argument vector of `pid` (empty for zombies and kernel threads, undefined when gone). */
+export function readCmdline(pid: number, procRoot = '/proc'): string[] | undefined {
+  try {
+    const raw = readFileSync(`${procRoot}/${pid}/cmdline`, 'utf8');
+    if (raw === '') return [];
+    return raw.replace(/\0$/, '').split('\0');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sends `signal` to `pid`; false when the process does not exist (ESRCH). */
+export function signalProcess(pid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw e;
+  }
+}
