@@ -67,6 +67,15 @@ export function ensureDebianPackages(pkgs = DEBIAN_PACKAGES) {
   return [];
 }
 
+/** tsc, then one bundled executable (dist/virt-failover.mjs) for a fast cold start. */
 export function build() {
   mustRun(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json']);
+  // esbuild's install step puts its native binary in place of bin/esbuild.
+  mustRun(path.join(root, 'node_modules', '.bin', 'esbuild'), [
+    path.join('dist', 'src', 'cli', 'bin.js'),
+    '--bundle', '--platform=node', '--format=esm', '--target=node20', '--log-level=warning',
+    `--outfile=${path.join('dist', 'virt-failover.mjs')}`,
+    // CommonJS dependencies inside an ESM bundle need a require().
+    "--banner:js=import { createRequire as __vfRequire } from 'node:module'; const require = __vfRequire(import.meta.url);",
+  ]);
 }

@@ -1,5 +1,4 @@
-#!/usr/bin/env node
-// virt-failover: virsh-like verbs for virtio-net failover pairs.
+// virt-failover: virsh-like verbs for virtio-net failover pairs. The executable is bin.ts.
 import { Command, CommanderError } from 'commander';
 import { isVirtFailoverError } from '../util/errors.js';
 import type { CliIo } from './io.js';
@@ -64,18 +63,4 @@ export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<numbe
     return EXIT_BY_CODE[code] ?? 1;
   }
   return exitCode;
-}
-
-// Run when executed directly (the bin), not when imported by tests.
-const invoked = process.argv[1] ?? '';
-if (invoked.endsWith('/main.js') || invoked.endsWith('/virt-failover')) {
-  runCli(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`error: internal error: ${(e as Error)?.message ?? String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

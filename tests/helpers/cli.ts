@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from './paths.js';
 
-export const cliPath = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+/** The shipped executable: the bundle `npm run build` makes. */
+export const cliPath = path.join(repoRoot, 'dist', 'virt-failover.mjs');
 
 export interface CliRun {
   code: number | null;

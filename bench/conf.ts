@@ -1,0 +1,80 @@
+// bench/conf: cold start of the CLI and a 1,000-document batch in one process,
+// measured side by side in one run and printed as ratios to the targets
+// (cold start <= 100 ms, batch <= 1 s), beside `virsh domxml-to-native` when
+// libvirt is installed. Not a test: run `npm run build && node dist/bench/conf.js`.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { corpusDir, repoRoot } from '../tests/helpers/paths.js';
+import { parseDomainXml } from '../src/conf/domain.js';
+import { loadLibvirtCaps } from '../src/qemu/caps.js';
+import { postParseDomain } from '../src/qemu/postparse.js';
+import { buildCommandLine } from '../src/qemu/command.js';
+import { loadNetworkResolver } from '../src/qemu/network-resolve.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+const example = path.join(repoRoot, 'examples', 'failover-pair.xml');
+const bundle = path.join(repoRoot, 'dist', 'virt-failover.mjs');
+const unbundled = path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js');
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Wall time of a whole process, median of RUNS, interleaved so both see the same machine. */
+function coldStarts(cmds: Record<string, string[]>): Record<string, number> {
+  const times: Record<string, number[]> = {};
+  for (let i = 0; i < RUNS; i++) {
+    for (const [name, argv] of Object.entries(cmds)) {
+      const t0 = performance.now();
+      const r = spawnSync(argv[0]!, argv.slice(1), { stdio: 'ignore' });
+      const dt = performance.now() - t0;
+      if (r.status !== 0 && r.status !== 2) throw new Error(`${name} exited ${r.status}`);
+      (times[name] ??= []).push(dt);
+    }
+  }
+  return Object.fromEntries(Object.entries(times).map(([k, v]) => [k, median(v)]));
+}
+
+const caps = await loadLibvirtCaps(path.join(corpusDir, 'qemucaps', 'caps_10.0.0_x86_64.xml'));
+const networks = await loadNetworkResolver({
+  networkDir: path.join(corpusDir, 'qemuxmlconf-support', 'networkxml2xmlin'),
+  portDir: path.join(corpusDir, 'qemuxmlconf-support', 'virnetworkportxml2xmldata'),
+});
+
+const cmds: Record<string, string[]> = {
+  'node (empty script)': [process.execPath, '-e', '0'],
+  'lint (bundle)': [process.execPath, bundle, 'lint', '--no-probe', example],
+  // Capabilities from the per-binary probe cache (the usual path; the first run probes).
+  'domxml-to-native (bundle)': [process.execPath, bundle, 'domxml-to-native', example],
+  'domxml-to-native --caps XML': [process.execPath, bundle, 'domxml-to-native', '--caps', path.join(corpusDir, 'qemucaps', 'caps_10.0.0_x86_64.xml'), example],
+  'lint (unbundled modules)': [process.execPath, unbundled, 'lint', '--no-probe', example],
+};
+const virsh = spawnSync('virsh', ['--version']).status === 0;
+if (virsh) cmds['virsh domxml-to-native'] = ['virsh', 'domxml-to-native', 'qemu-argv', example];
+const cold = coldStarts(cmds);
+
+// Batch: 1,000 corpus documents through parse + post-parse + argv in one process.
+const dir = path.join(corpusDir, 'qemuxmlconf');
+const inputs = readdirSync(dir)
+  .filter((f) => f.endsWith('.xml') && !f.includes('.x86_64-') && existsSync(path.join(dir, f.replace(/\.xml$/, '.x86_64-latest.args'))))
+  .map((f) => readFileSync(path.join(dir, f), 'utf8'));
+let n = 0;
+const t0 = performance.now();
+while (n < 1000) {
+  const text = inputs[n % inputs.length]!;
+  const dom = postParseDomain(parseDomainXml(text), caps, { profile: 'libvirt-test' });
+  buildCommandLine(dom, caps, { profile: 'libvirt-test', networks });
+  n++;
+}
+const batchMs = performance.now() - t0;
+
+console.log(`bench/conf (${RUNS} runs each, medians; ${new Date().toISOString()})`);
+for (const [name, ms] of Object.entries(cold)) {
+  const target = name.startsWith('node') || name.startsWith('virsh') ? '' : `  ratio to 100 ms target: ${(ms / 100).toFixed(2)}`;
+  console.log(`  cold start  ${name.padEnd(30)} ${ms.toFixed(0).padStart(5)} ms${target}`);
+}
+if (!virsh) console.log('  virsh: not installed here (libvirt measured 43 ms per document with a running daemon)');
+console.log(`  batch       1000 documents parse+post-parse+argv ${batchMs.toFixed(0)} ms (${(batchMs / 1000).toFixed(2)} ms/doc)  ratio to 1 s target: ${(batchMs / 1000).toFixed(2)}`);
