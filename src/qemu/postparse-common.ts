@@ -92,6 +92,7 @@ export function addConsoleCompat(dom: Domain): Chardev | undefined {
       if (first.extra) created.extra = first.extra;
       dom.devices.push(created);
       const stub = newChardev('console', first.source.type, first.target.port);
+      stub.source = created.source; // libvirt's stub refers to the serial's source (it is formatted as a copy)
       dom.devices[dom.devices.indexOf(first)] = stub;
       stub.target.type = 'serial';
       return created;
@@ -101,6 +102,7 @@ export function addConsoleCompat(dom: Domain): Chardev | undefined {
   }
   if (serials[0]?.target.type === 'isa-serial') {
     const stub = newChardev('console', serials[0].source.type, 0);
+    stub.source = serials[0].source; // shares the serial's source, like libvirt's stub
     stub.target.type = 'serial';
     const at = first ? dom.devices.indexOf(first) : dom.devices.length;
     dom.devices.splice(at, 0, stub);
