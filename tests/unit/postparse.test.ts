@@ -23,6 +23,7 @@ const CASES: { name: string; profile: PostParseOptions['profile']; what: string 
   { name: 'q35-legacy-pci', profile: 'libvirt-test', what: 'a PCI-only NIC on q35 brings a pcie-to-pci-bridge' },
   { name: 'pc-bridge', profile: 'libvirt-test', what: 'pci-root full: a pci-bridge is added' },
   { name: 'pc-ide-misplaced', profile: 'libvirt-test', what: 'the PIIX3 IDE controller cannot move' },
+  { name: 'q35-file-serial-console-stub', profile: 'default', what: 'a file serial without <console>: the implicit console shares its source' },
 ];
 
 for (const c of CASES) {
