@@ -19,17 +19,13 @@ import {
 } from '../../src/qemu/guest-image.js';
 import type { GuestEvent } from '../../src/qemu/guest-init.js';
 import { probeAccel } from '../../src/qemu/accel.js';
+import { qemuSkip } from '../helpers/qemu-env.js';
 
 const QEMU = 'qemu-system-x86_64';
 const BOOT_DEADLINE_MS = 40_000;
 const PING_DEADLINE_MS = 20_000;
 
-function qemuAvailable(): boolean {
-  const found = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, QEMU)));
-  if (!found && process.env.CI) throw new Error(`${QEMU} not found (CI requires it)`);
-  return found;
-}
-const skip = qemuAvailable() ? false : `${QEMU} not installed`;
+const skip = qemuSkip(QEMU);
 
 let work = '';
 let image: GuestImage | undefined;

@@ -1,13 +1,7 @@
 // migrateFailover against real QEMU (TCG on this host): a successful migration of a failover guest,
 // a cancel through the AbortSignal while RAM is copied, and a destination killed mid-migration.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { probeAccel, type Accel } from '../../src/qemu/accel.js';
-import { ensureGuestImage, type GuestImage } from '../../src/qemu/guest-image.js';
 import {
   migrateFailover,
   migrationReportJson,
@@ -19,32 +13,11 @@ import {
   type TimelineEntry,
 } from '../../src/qemu/migration.js';
 import { OperationInvalidError } from '../../src/util/errors.js';
-import { expectLine, PAIR, promptPings, QEMU, VmPool, waitReady, type Vm } from '../helpers/failover-vm.js';
+import { expectLine, PAIR, promptPings, QEMU, waitReady, type Vm } from '../helpers/failover-vm.js';
+import { qemuSkip, useVmEnv } from '../helpers/qemu-env.js';
 
-function qemuAvailable(): boolean {
-  const found = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, QEMU)));
-  if (!found && process.env.CI) throw new Error(`${QEMU} not found (CI requires it)`);
-  return found;
-}
-const skip = qemuAvailable() ? false : `${QEMU} not installed`;
-
-let work = '';
-let pool: VmPool;
-let image: GuestImage;
-let accel: Accel = 'tcg';
-
-before(async () => {
-  if (skip) return;
-  work = await mkdtemp(path.join(os.tmpdir(), 'vf-e2e-mig-'));
-  pool = new VmPool(work);
-  image = await ensureGuestImage();
-  accel = (await probeAccel({ image })).accel;
-});
-
-after(async () => {
-  await pool?.dispose();
-  if (work) await rm(work, { recursive: true, force: true });
-});
+const skip = qemuSkip(QEMU);
+const env = useVmEnv('vf-e2e-mig-', skip);
 
 const phases = (tl: readonly TimelineEntry[]): string[] => tl.filter((e) => e.event === undefined).map((e) => e.phase);
 const at = (tl: readonly TimelineEntry[], pred: (e: TimelineEntry) => boolean): number => tl.find(pred)?.at ?? NaN;
@@ -61,13 +34,13 @@ async function assertAliveOnSource(vm: Vm, from: number): Promise<void> {
 }
 
 test('success: unplug, wait-unplug, active, completed, primary re-plugged and enslaved on the destination', { skip }, async (t) => {
-  const vm = await pool.boot({ image, accel, mode: 'failover' }, 'ok');
+  const vm = await env.pool.boot({ image: env.image, accel: env.accel, mode: 'failover' }, 'ok');
   await waitReady(vm);
   assert.ok(vm.negotiated.has(PAIR.standbyId), 'FAILOVER_NEGOTIATED recorded at boot');
 
   // a paused guest with a plugged primary would sit in wait-unplug forever: refused, then resumed on request
   await vm.monitor.execute('stop');
-  const launcher = pool.destinationFor(vm);
+  const launcher = env.pool.destinationFor(vm);
   await assert.rejects(
     migrateFailover({ source: vm.monitor, primaries: [PAIR], destination: launcher, negotiated: vm.negotiated }),
     (e: unknown) =>
@@ -76,7 +49,7 @@ test('success: unplug, wait-unplug, active, completed, primary re-plugged and en
         "Requested operation is not valid: cannot migrate a paused guest whose failover primary 'primary0' is plugged: " +
           'it would wait for the unplug forever; resume it first (--resume)',
   );
-  assert.equal(pool.destinations.length, 0, 'refused before a destination was started');
+  assert.equal(env.pool.destinations.length, 0, 'refused before a destination was started');
 
   const progress: MigrationProgress[] = [];
   const fromLine = vm.console.lines.length;
@@ -113,7 +86,7 @@ test('success: unplug, wait-unplug, active, completed, primary re-plugged and en
   await vm.monitor.execute('quit').catch(() => undefined);
   await vm.exited;
 
-  const dst = pool.destinations.at(-1);
+  const dst = env.pool.destinations.at(-1);
   assert.ok(dst);
   const dstStatus = await dst.handle.monitor.execute<{ running: boolean }>('query-status');
   assert.equal(dstStatus.running, true);
@@ -137,7 +110,7 @@ let throttled: Vm | undefined;
 /** One failover guest, bandwidth capped to 2 MiB/s so that 'active' lasts ~45 s; shared by the next tests. */
 async function throttledVm(): Promise<Vm> {
   if (!throttled?.alive()) {
-    throttled = await pool.boot({ image, accel, mode: 'failover' }, `slow${pool.vms.length}`);
+    throttled = await env.pool.boot({ image: env.image, accel: env.accel, mode: 'failover' }, `slow${env.pool.vms.length}`);
     await waitReady(throttled);
   }
   await throttled.monitor.execute('migrate-set-parameters', { 'max-bandwidth': 2 * 1024 * 1024 });
@@ -162,7 +135,7 @@ test('abort through the AbortSignal while active: cancelled, the guest keeps run
   const err = await migrateFailover({
     source: vm.monitor,
     primaries: [PAIR],
-    destination: pool.destinationFor(vm),
+    destination: env.pool.destinationFor(vm),
     negotiated: vm.negotiated,
     signal: ac.signal,
     onProgress: whenActive(1000, () => ac.abort('SIGINT')),
@@ -178,7 +151,7 @@ test('abort through the AbortSignal while active: cancelled, the guest keeps run
     /^operation failed: migration cancelled: aborted by the caller \(SIGINT\); the guest keeps running on the source; failover primary 'primary0' re-plugged there$/,
   );
   assert.deepEqual(phases(err.timeline), ['negotiated', 'setup', 'wait-unplug', 'active', 'cancelling', 'cancelled']);
-  const dst = pool.destinations.at(-1);
+  const dst = env.pool.destinations.at(-1);
   assert.ok(dst && dst.handle.monitor.state === 'idle');
   await dst.handle.exited;
   await assertAliveOnSource(vm, from);
@@ -192,9 +165,9 @@ test('destination killed while active: failed, the guest keeps running on the so
   const err = await migrateFailover({
     source: vm.monitor,
     primaries: [PAIR],
-    destination: pool.destinationFor(vm),
+    destination: env.pool.destinationFor(vm),
     negotiated: vm.negotiated,
-    onProgress: whenActive(500, () => process.kill(pool.destinations.at(-1)?.handle.pid ?? -1, 'SIGKILL')),
+    onProgress: whenActive(500, () => process.kill(env.pool.destinations.at(-1)?.handle.pid ?? -1, 'SIGKILL')),
   }).then(
     () => assert.fail('migration should have failed'),
     (e: unknown) => e,

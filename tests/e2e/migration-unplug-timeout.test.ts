@@ -1,54 +1,27 @@
 // A guest that never completes the unplug of its failover primary (test guest mode block-unplug): the unplug
 // deadline cancels the migration; QEMU 7.2 sits in 'cancelling' ~30 s waiting for the in-flight unplug, then
 // reports cancelled and re-plugs the primary. The guest must still run on the source. (~45 s under TCG)
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { probeAccel, type Accel } from '../../src/qemu/accel.js';
-import { ensureGuestImage, type GuestImage } from '../../src/qemu/guest-image.js';
 import { migrateFailover, MigrationFailedError, pciQdevIds, type TimelineEntry } from '../../src/qemu/migration.js';
-import { PAIR, promptPings, QEMU, VmPool, waitReady } from '../helpers/failover-vm.js';
+import { PAIR, promptPings, QEMU, waitReady } from '../helpers/failover-vm.js';
+import { qemuSkip, useVmEnv } from '../helpers/qemu-env.js';
 
-function qemuAvailable(): boolean {
-  const found = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, QEMU)));
-  if (!found && process.env.CI) throw new Error(`${QEMU} not found (CI requires it)`);
-  return found;
-}
-const skip = qemuAvailable() ? false : `${QEMU} not installed`;
-
-let work = '';
-let pool: VmPool;
-let image: GuestImage;
-let accel: Accel = 'tcg';
-
-before(async () => {
-  if (skip) return;
-  work = await mkdtemp(path.join(os.tmpdir(), 'vf-e2e-unplug-'));
-  pool = new VmPool(work);
-  image = await ensureGuestImage();
-  accel = (await probeAccel({ image })).accel;
-});
-
-after(async () => {
-  await pool?.dispose();
-  if (work) await rm(work, { recursive: true, force: true });
-});
+const skip = qemuSkip(QEMU);
+const env = useVmEnv('vf-e2e-unplug-', skip);
 
 const phases = (tl: readonly TimelineEntry[]): string[] => tl.filter((e) => e.event === undefined).map((e) => e.phase);
 const at = (tl: readonly TimelineEntry[], pred: (e: TimelineEntry) => boolean): number => tl.find(pred)?.at ?? NaN;
 
 test('unplug never completes: cancelled at the deadline, the guest keeps running on the source', { skip }, async (t) => {
-  const vm = await pool.boot({ image, accel, mode: 'block-unplug' }, 'block');
+  const vm = await env.pool.boot({ image: env.image, accel: env.accel, mode: 'block-unplug' }, 'block');
   await waitReady(vm);
   const from = vm.console.lines.length;
   const UNPLUG_MS = 2000;
   const err = await migrateFailover({
     source: vm.monitor,
     primaries: [PAIR],
-    destination: pool.destinationFor(vm),
+    destination: env.pool.destinationFor(vm),
     negotiated: vm.negotiated,
     unplugTimeoutMs: UNPLUG_MS,
   }).then(
@@ -79,7 +52,7 @@ test('unplug never completes: cancelled at the deadline, the guest keeps running
   const state = vm.console.lines.filter((l) => l.event?.kind === 'state').at(-1);
   assert.ok(state?.event?.kind === 'state' && state.event.enslaved, state?.line);
   await promptPings(vm.console, 3, 10_000, { from, exited: vm.exited, stderr: vm.stderr });
-  const dst = pool.destinations.at(-1);
+  const dst = env.pool.destinations.at(-1);
   assert.ok(dst);
   await dst.handle.exited;
   t.diagnostic(

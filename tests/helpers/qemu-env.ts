@@ -1,0 +1,42 @@
+// Shared set-up for tests that boot real QEMU: skip with a reason when QEMU
+// is missing (a failure in CI), and a VM pool with the test guest and the
+// accelerator this machine really runs.
+import { after, before } from 'node:test';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { probeAccel, type Accel } from '../../src/qemu/accel.js';
+import { ensureGuestImage, type GuestImage } from '../../src/qemu/guest-image.js';
+import { VmPool } from './failover-vm.js';
+
+/** false when `binary` is on PATH, else the skip reason; in CI a missing QEMU throws. */
+export function qemuSkip(binary = 'qemu-system-x86_64'): false | string {
+  const found = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, binary)));
+  if (!found && process.env.CI) throw new Error(`${binary} not found (CI requires it)`);
+  return found ? false : `${binary} not installed`;
+}
+
+export interface VmEnv {
+  work: string;
+  pool: VmPool;
+  image: GuestImage;
+  accel: Accel;
+}
+
+/** Registers before/after hooks that build the guest, probe the accelerator and own a VmPool. */
+export function useVmEnv(prefix: string, skip: false | string): VmEnv {
+  const env = { accel: 'tcg' } as VmEnv;
+  before(async () => {
+    if (skip) return;
+    env.work = await mkdtemp(path.join(os.tmpdir(), prefix));
+    env.pool = new VmPool(env.work);
+    env.image = await ensureGuestImage();
+    env.accel = (await probeAccel({ image: env.image })).accel;
+  });
+  after(async () => {
+    await env.pool?.dispose();
+    if (env.work) await rm(env.work, { recursive: true, force: true });
+  });
+  return env;
+}
