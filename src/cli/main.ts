@@ -5,6 +5,7 @@ import type { CliIo } from './io.js';
 import { registerValidate } from './validate.js';
 import { registerFormat } from './format.js';
 import { registerLint } from './lint.js';
+import { registerPair } from './pair.js';
 import { registerDomxmlToNative } from './domxml-to-native.js';
 import { registerCapabilities } from './capabilities.js';
 import { registerDefine } from './define.js';
@@ -15,6 +16,8 @@ import { registerStart } from './start.js';
 import { registerShutdown } from './shutdown.js';
 import { registerDestroy } from './destroy.js';
 import { registerDomstate } from './domstate.js';
+import { registerMigrate } from './migrate.js';
+import { registerDemo } from './demo.js';
 
 /** Exit statuses by error code; anything unlisted is 1. */
 const EXIT_BY_CODE: Record<string, number> = {};
@@ -39,6 +42,7 @@ export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<numbe
   registerValidate(program, sink, setExit);
   registerFormat(program, sink);
   registerLint(program, sink, setExit);
+  registerPair(program, sink, setExit);
   registerDomxmlToNative(program, sink);
   registerCapabilities(program, sink);
   registerDefine(program, sink, setExit);
@@ -49,6 +53,8 @@ export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<numbe
   registerShutdown(program, sink, setExit);
   registerDestroy(program, sink, setExit);
   registerDomstate(program, sink, setExit);
+  registerMigrate(program, sink, setExit);
+  registerDemo(program, sink, setExit);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {
