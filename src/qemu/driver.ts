@@ -34,6 +34,7 @@ import {
   normalizeUuid,
   observeDomain,
 } from './driver-state.js';
+import { type MigrateLocalOptions, type MigrateLocalResult, migrateDomainLocal } from './driver-migrate.js';
 import { DomainStore, DOMAIN_STATE_TEXT } from './store.js';
 import { type ResolveDirsOptions, validateDomainName } from './store-paths.js';
 import { validateDomainForQemu } from './validate.js';
@@ -42,6 +43,7 @@ import { defaultBuildCommand, defaultChooseAccel, defaultPostParse } from './dri
 
 export type { CommandBuilder, DomainSummary, DriverTimeouts, PostParser } from './driver-state.js';
 export type { DestroyOptions, ShutdownOptions, StartResult, StopResult } from './driver-lifecycle.js';
+export type { MigrateLocalOptions, MigrateLocalResult } from './driver-migrate.js';
 export { DOMAIN_STATE_TEXT, DomainStore, type DomainStateName, type DomainStatus } from './store.js';
 
 export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
@@ -206,5 +208,13 @@ export class QemuDriver {
 
   destroy(ref: string, opts: DestroyOptions = {}): Promise<StopResult> {
     return destroyDomain(this.#ctx, ref, opts);
+  }
+
+  /**
+   * Live migration into a second QEMU on this host (`-incoming defer`), failover primaries unplugged
+   * and re-plugged by QEMU; on success that QEMU is the domain (see driver-migrate.ts).
+   */
+  migrateLocal(ref: string, opts: MigrateLocalOptions = {}): Promise<MigrateLocalResult> {
+    return migrateDomainLocal(this.#ctx, ref, opts);
   }
 }

@@ -40,6 +40,9 @@ export function lintEmulatedPrimaries<S extends Standby>(dom: Domain, standbys: 
       findings.push({ severity: 'error', rule: 'primary-on-root-bus', path: PATH, message: `${what} ${p.bus ? 'is on pcie.0' : 'names no bus, so QEMU puts it on pcie.0'}, which does not support hotplug: give it bus=pci.N of its own pcie-root-port` });
     } else if (!rootPorts.has(p.bus)) {
       findings.push({ severity: 'error', rule: 'primary-not-hotpluggable', path: PATH, message: `${what} is on bus '${p.bus}', which is not a pcie-root-port of this domain` });
+    } else if (!p.json) {
+      // Measured with QEMU 7.2: key=value -devices are created before JSON ones, so the port does not exist yet.
+      findings.push({ severity: 'error', rule: 'emulated-primary-keyval', path: PATH, message: `${what} is written as key=value: QEMU creates it before libvirt's JSON root ports and fails with "Bus '${p.bus}' not found"; write the -device as JSON` });
     }
     if (p.props.get('romfile') !== '') {
       findings.push({ severity: 'warning', rule: 'emulated-primary-romfile', path: PATH, message: `${what} has an option ROM: add romfile= (empty), or the destination refuses the migration (unknown ramblock)` });

@@ -84,6 +84,8 @@ export interface EmulatedPrimary {
   bus?: string;
   addr?: string;
   props: Map<string, string>;
+  /** Written as JSON (libvirt's own -device form) rather than key=value. */
+  json: boolean;
 }
 
 export function emulatedPrimaries(dom: Domain): EmulatedPrimary[] {
@@ -92,13 +94,14 @@ export function emulatedPrimaries(dom: Domain): EmulatedPrimary[] {
   const out: EmulatedPrimary[] = [];
   for (let i = 0; i + 1 < cl.args.length; i++) {
     if (cl.args[i] !== '-device') continue;
-    const props = parseDeviceOption(cl.args[i + 1]!);
+    const value = cl.args[i + 1]!;
+    const props = parseDeviceOption(value);
     const standbyId = props.get('failover_pair_id');
     if (standbyId === undefined) continue;
     const id = props.get('id');
     // QEMU's own words for this mistake.
     if (!id) throw new XmlError('Device with failover_pair_id needs to have id');
-    const p: EmulatedPrimary = { id, standbyId, driver: props.get('driver') ?? '', props };
+    const p: EmulatedPrimary = { id, standbyId, driver: props.get('driver') ?? '', props, json: value.trimStart().startsWith('{') };
     const mac = props.get('mac');
     const bus = props.get('bus');
     const addr = props.get('addr');

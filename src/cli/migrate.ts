@@ -1,0 +1,108 @@
+// `virt-failover migrate DOMAIN local [--unplug-timeout SECONDS] [--require-failover] [--resume]`:
+// live migration into a second QEMU on this host (other destinations come with the multi-host
+// transport). Progress goes to stderr (one rewritten line on a terminal, plain lines otherwise), the
+// summary to stdout; --json prints the report (timeline in ms) or, on failure, the failure report.
+// Ctrl-C / SIGTERM cancel the migration: the guest stays on the source.
+import type { Command } from 'commander';
+import {
+  MigrationFailedError,
+  migrationFailureJson,
+  migrationReportJson,
+  renderProgressLine,
+  renderSummary,
+  renderTimeline,
+} from '../qemu/migration.js';
+import type { MigrationProgress } from '../qemu/migration.js';
+import { InvalidArgError, NoDomainError, OperationUnsupportedError } from '../util/errors.js';
+import { openDriver, printVirsh } from './domain-common.js';
+import { type CliIo, printJson } from './io.js';
+
+/** --unplug-timeout: seconds, fractions allowed, more than 0. */
+export function parseUnplugTimeout(raw: string): number {
+  const v = Number(raw);
+  if (!/^\s*\d*\.?\d+\s*$/.test(raw) || !Number.isFinite(v) || v <= 0 || v > 2_000_000) {
+    throw new InvalidArgError(`Numeric value '${raw}' for <unplug-timeout> option is malformed or out of range`);
+  }
+  return Math.round(v * 1000);
+}
+
+/** Where progress goes: a terminal gets one line rewritten in place, anything else a line per report. */
+export function progressPrinter(write: (s: string) => void, tty: boolean): { onProgress(ev: MigrationProgress): void; end(): void } {
+  let open = false;
+  return {
+    onProgress(ev) {
+      const line = renderProgressLine(ev);
+      if (tty) {
+        write(`\r\x1b[K${line}`);
+        open = true;
+      } else write(`${line}\n`);
+    },
+    end() {
+      if (open) write('\n');
+      open = false;
+    },
+  };
+}
+
+interface MigrateOpts {
+  unplugTimeout: string;
+  requireFailover?: boolean;
+  resume?: boolean;
+}
+
+export function registerMigrate(program: Command, io: CliIo, setExit: (code: number) => void): void {
+  program
+    .command('migrate')
+    .description('live-migrate a running domain; failover primaries are unplugged before and re-plugged after')
+    .argument('<domain>', 'domain name, id or uuid')
+    .argument('<destination>', "'local': a second QEMU on this host")
+    .option('--unplug-timeout <seconds>', 'how long the guest gets to release its failover primaries', '30')
+    .option('--require-failover', 'refuse when a failover pair would not fail over (guest without failover driver, primary not plugged)')
+    .option('--resume', 'resume a paused guest first (a paused guest cannot release its primaries)')
+    .action(async (ref: string, destination: string, opts: MigrateOpts) => {
+      const unplugTimeoutMs = parseUnplugTimeout(opts.unplugTimeout);
+      if (destination !== 'local') {
+        throw new OperationUnsupportedError(`migration destination '${destination}' is not supported yet: only 'local' (a second QEMU on this host)`);
+      }
+      const progress = progressPrinter((s) => io.err(s), !!process.stderr.isTTY);
+      const ac = new AbortController();
+      const onSignal = (sig: NodeJS.Signals): void => {
+        if (ac.signal.aborted) return;
+        progress.end();
+        io.err(`${sig}: cancelling the migration (the guest stays on the source)\n`);
+        ac.abort(sig);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const { result, domain } = await openDriver(program).migrateLocal(ref, {
+          unplugTimeoutMs,
+          requireFailover: !!opts.requireFailover,
+          resume: !!opts.resume,
+          signal: ac.signal,
+          onProgress: (ev) => progress.onProgress(ev),
+        });
+        progress.end();
+        if (io.json) {
+          printJson(io, { ...migrationReportJson(result), domain });
+        } else {
+          printVirsh(io, `${renderSummary(result)}\nDomain '${domain.name}' now runs in QEMU pid ${domain.pid ?? '?'}`);
+        }
+      } catch (e) {
+        progress.end();
+        if (e instanceof NoDomainError && !io.json) io.err(`error: failed to get domain '${ref}'\n`);
+        if (e instanceof MigrationFailedError) {
+          if (io.json) {
+            printJson(io, migrationFailureJson(e));
+            setExit(1);
+            return;
+          }
+          io.err(`Timeline:\n${renderTimeline(e.timeline).map((l) => `  ${l}\n`).join('')}`);
+        }
+        throw e;
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}
