@@ -11,3 +11,4 @@ export { lintDomainXml, type LintFinding } from './qemu/lint.js';
 export { Monitor, type QmpEvent } from './qemu/monitor.js';
 export { QemuDriver } from './qemu/driver.js';
 export { migrateFailover, processDestinationLauncher } from './qemu/migration.js';
+export * from './host/index.js';

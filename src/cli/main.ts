@@ -18,6 +18,7 @@ import { registerDestroy } from './destroy.js';
 import { registerDomstate } from './domstate.js';
 import { registerMigrate } from './migrate.js';
 import { registerDemo } from './demo.js';
+import { registerVfs } from './vfs.js';
 
 /** Exit statuses by error code; anything unlisted is 1. */
 const EXIT_BY_CODE: Record<string, number> = {};
@@ -55,6 +56,7 @@ export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<numbe
   registerDomstate(program, sink, setExit);
   registerMigrate(program, sink, setExit);
   registerDemo(program, sink, setExit);
+  registerVfs(program, sink, setExit);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {

@@ -1,6 +1,7 @@
 // The driver's defaults that come from other modules: the argv builder, post-parse and the
 // accelerator choice. Kept in one place so the driver itself stays independent of them.
 import type { Domain } from '../conf/domain.js';
+import { hostPciIsExpress } from '../host/index.js';
 import { probeAccel } from './accel.js';
 import { buildCommandLine } from './command.js';
 import { postParseDomain } from './postparse.js';
@@ -14,9 +15,13 @@ import type { CommandBuilder, PostParser } from './driver-state.js';
 export const defaultBuildCommand: CommandBuilder = (dom, caps, opts) =>
   buildCommandLine(dom, caps, { profile: 'default', runtimeDir: opts.runtimeDir });
 
-/** postParseDomain ('default' profile): defaults, implicit devices, PCI addresses. */
+/**
+ * postParseDomain ('default' profile): defaults, implicit devices, PCI addresses. A q35 hostdev
+ * without an address goes on a PCIe or a conventional slot by what its host device is: read from
+ * /sys (config space); unknown (not root, no such device) counts as PCIe, as in libvirt.
+ */
 export const defaultPostParse: PostParser = (dom, caps, opts) => {
-  postParseDomain(dom, caps, { profile: 'default', abiUpdate: opts.define });
+  postParseDomain(dom, caps, { profile: 'default', abiUpdate: opts.define, hostPciIsExpress: (addr) => hostPciIsExpress(addr) });
 };
 
 /**

@@ -1,0 +1,126 @@
+// SR-IOV discovery: physical functions (devices with sriov_totalvfs) and their virtual
+// functions (the PF's virtfnN links; each VF links back through physfn).
+import path from 'node:path';
+import { InternalError } from '../util/errors.js';
+import {
+  type HostPciAddr,
+  type SysfsOptions,
+  isPciAddrString,
+  listDir,
+  pciDeviceDir,
+  pciPaths,
+  readAttr,
+  readLinkBase,
+  readPciDevice,
+} from './sysfs-pci.js';
+
+export const VFIO_DRIVER = 'vfio-pci';
+
+export interface SriovVf {
+  /** N of the PF's virtfnN: what `ip link set dev PF vf N` takes. */
+  index: number;
+  address: string;
+  driver?: string;
+  /** The VF's own network interface (only while a host NIC driver has it). */
+  netdev?: string;
+  /** The MAC of that interface, from sysfs (net/IF/address). */
+  netdevMac?: string;
+  /** Bound to vfio-pci (ready for QEMU's vfio-pci device). */
+  vfio: boolean;
+  iommuGroup?: number;
+}
+
+export interface SriovPf {
+  address: string;
+  driver?: string;
+  /** The PF's network interfaces: the first one is what `ip link set dev PF vf N` takes. */
+  netdevs: string[];
+  /** sriov_totalvfs: how many VFs the device can have. */
+  totalVfs: number;
+  /** sriov_numvfs: how many are enabled now. */
+  numVfs: number;
+  numaNode?: number;
+  vfs: SriovVf[];
+}
+
+function readCount(file: string): number {
+  const v = readAttr(file);
+  const n = v === undefined ? NaN : Number.parseInt(v, 10);
+  if (!Number.isInteger(n) || n < 0) throw new InternalError(`cannot parse '${file}': '${v ?? ''}' is not a count`);
+  return n;
+}
+
+function readVf(index: number, address: string, opts: SysfsOptions): SriovVf {
+  const dev = readPciDevice(address, opts);
+  const vf: SriovVf = { index, address, vfio: dev.driver === VFIO_DRIVER };
+  if (dev.driver) vf.driver = dev.driver;
+  if (dev.netdevs.length) {
+    vf.netdev = dev.netdevs[0];
+    const mac = readAttr(path.join(pciPaths(opts).device(address), 'net', vf.netdev, 'address'));
+    if (mac) vf.netdevMac = mac.toLowerCase();
+  }
+  if (dev.iommuGroup !== undefined) vf.iommuGroup = dev.iommuGroup;
+  return vf;
+}
+
+/** One PF (SystemError when absent; InternalError when it is not SR-IOV capable). */
+export function readSriovPf(addr: HostPciAddr, opts: SysfsOptions = {}): SriovPf {
+  const dir = pciDeviceDir(addr, opts);
+  const total = path.join(dir, 'sriov_totalvfs');
+  if (readAttr(total) === undefined) {
+    throw new InternalError(`PCI device ${path.basename(dir)} is not an SR-IOV physical function: no ${total}`);
+  }
+  const dev = readPciDevice(addr, opts);
+  const pf: SriovPf = {
+    address: dev.address,
+    netdevs: dev.netdevs,
+    totalVfs: readCount(total),
+    numVfs: readCount(path.join(dir, 'sriov_numvfs')),
+    vfs: dev.virtfns.map((v) => readVf(v.index, v.address, opts)),
+  };
+  if (dev.driver) pf.driver = dev.driver;
+  if (dev.numaNode !== undefined) pf.numaNode = dev.numaNode;
+  return pf;
+}
+
+/** Every SR-IOV physical function, by address. Empty when the host has none (or no PCI bus). */
+export function listSriov(opts: SysfsOptions = {}): SriovPf[] {
+  const { devices } = pciPaths(opts);
+  const pfs: SriovPf[] = [];
+  for (const name of listDir(devices)) {
+    if (!isPciAddrString(name)) continue;
+    if (readAttr(path.join(devices, name, 'sriov_totalvfs')) === undefined) continue;
+    pfs.push(readSriovPf(name, opts));
+  }
+  return pfs;
+}
+
+export interface VfLocation {
+  /** The PF's PCI address. */
+  pf: string;
+  /** The PF's first network interface, when it has one. */
+  pfNetdev?: string;
+  /** The VF index on that PF. */
+  index: number;
+}
+
+/**
+ * Where a VF sits: its PF and index (the PF's virtfnN link that points at it). Undefined when
+ * the device is not a VF; SystemError when it does not exist.
+ */
+export function findVf(addr: HostPciAddr, opts: SysfsOptions = {}): VfLocation | undefined {
+  const dir = pciDeviceDir(addr, opts);
+  const address = path.basename(dir);
+  const pf = readLinkBase(path.join(dir, 'physfn'));
+  if (!pf) return undefined;
+  const pfDir = pciDeviceDir(pf, opts);
+  for (const entry of listDir(pfDir)) {
+    const m = /^virtfn(\d+)$/.exec(entry);
+    if (!m || readLinkBase(path.join(pfDir, entry)) !== address) continue;
+    const loc: VfLocation = { pf, index: Number(m[1]) };
+    const netdev = listDir(path.join(pfDir, 'net'))[0];
+    if (netdev) loc.pfNetdev = netdev;
+    return loc;
+  }
+  throw new InternalError(`PCI device ${address} has physfn ${pf}, but no virtfn link of ${pfDir} points back to it`);
+}
