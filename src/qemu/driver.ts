@@ -127,12 +127,13 @@ export class QemuDriver {
     else if (!UUID_RE.test(dom.uuid)) throw new XmlError('malformed uuid element');
     else dom.uuid = normalizeUuid(dom.uuid);
     const ctx = this.#ctx;
+    let caps: QemuCaps | undefined;
     if (ctx.postParse) {
-      const caps = await ctx.probeCaps(findEmulator(dom.devices) ?? ctx.defaultBinary);
+      caps = await ctx.probeCaps(findEmulator(dom.devices) ?? ctx.defaultBinary);
       await ctx.postParse(dom, caps, { define: true });
     }
     validateDomain(dom);
-    validateDomainForQemu(dom);
+    validateDomainForQemu(dom, caps);
     const canonical = formatDomain(dom);
     const uuid = dom.uuid;
     const lock = await this.store.lockDomain(dom.name, 'define');
