@@ -65,18 +65,10 @@ export function renderSummary(result: MigrationResult): string {
   return lines.join('\n');
 }
 
-export interface MigrationReportJson {
-  timeline: TimelineEntry[];
-  downtimeMs: number | null;
-  totalTimeMs: number | null;
-  setupTimeMs: number | null;
-  unplugMs: number | null;
-  ramTransferredBytes: number | null;
-  elapsedMs: number;
-  warnings: string[];
-  pairs: MigrationResult['pairs'];
-  destination: { uri: string; resumedAt: number; negotiated: string[]; replugged: string[] };
-}
+/** The result as JSON: everything but the pre-check details and the live destination handle. */
+export type MigrationReportJson = Omit<MigrationResult, 'precheck' | 'destination'> & {
+  destination: Omit<MigrationResult['destination'], 'handle'>;
+};
 
 /** The result as plain data for --json (the destination's live handle left out). */
 export function migrationReportJson(result: MigrationResult): MigrationReportJson {
