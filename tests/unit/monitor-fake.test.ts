@@ -15,71 +15,8 @@ import {
   QmpStateError,
   QmpTimeoutError,
 } from '../../src/qemu/monitor.js';
-import { LineSplitter } from '../../src/qemu/monitor-lines.js';
 
-type Json = Record<string, unknown>;
-
-const GREETING = {
-  QMP: { version: { qemu: { micro: 22, minor: 2, major: 7 }, package: 'fake 7.2' }, capabilities: ['oob'] },
-};
-const ev = (event: string, data: Json = {}): Json => ({ event, data, timestamp: { seconds: 1700000000, microseconds: 42 } });
-
-/** The server side of one connection, as the script sees it. */
-class FakeConn {
-  #lines: string[] = [];
-  #waiters: { resolve: (l: string) => void; reject: (e: Error) => void }[] = [];
-  #eof = false;
-  readonly received: Json[] = [];
-
-  constructor(readonly sock: net.Socket) {
-    const splitter = new LineSplitter();
-    sock.on('data', (chunk: Buffer) =>
-      splitter.push(chunk, (line) => {
-        const w = this.#waiters.shift();
-        if (w) w.resolve(line);
-        else this.#lines.push(line);
-      }),
-    );
-    sock.on('close', () => {
-      this.#eof = true;
-      for (const w of this.#waiters.splice(0)) w.reject(new Error('fake: client closed'));
-    });
-    sock.on('error', () => undefined);
-  }
-
-  /** The next command the client sent, parsed. */
-  async recv(): Promise<Json> {
-    const line =
-      this.#lines.shift() ??
-      (this.#eof
-        ? Promise.reject(new Error('fake: client closed'))
-        : new Promise<string>((resolve, reject) => this.#waiters.push({ resolve, reject })));
-    const msg = JSON.parse(await line) as Json;
-    this.received.push(msg);
-    return msg;
-  }
-
-  send(obj: unknown): void {
-    this.sock.write(`${JSON.stringify(obj)}\r\n`);
-  }
-
-  raw(data: string | Buffer): void {
-    this.sock.write(data);
-  }
-
-  /** Resolves once the client has closed its side. */
-  closed(): Promise<void> {
-    return this.#eof ? Promise.resolve() : new Promise((r) => this.sock.once('close', () => r()));
-  }
-
-  /** Greeting + qmp_capabilities, as QEMU does it. */
-  async handshake(): Promise<void> {
-    this.send(GREETING);
-    const caps = await this.recv();
-    assert.equal(caps.execute, 'qmp_capabilities');
-    this.send({ return: {}, id: caps.id });
-  }
-}
+import { FakeConn, GREETING, ev, withFake as withFakeIn, type Json } from '../helpers/qmp-fake.js';
 
 let dir: string;
 before(async () => {
@@ -89,40 +26,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-let serial = 0;
-/** Starts a server that runs `script` on its first connection; `served` settles with it. */
-async function fake(script: (c: FakeConn) => Promise<void>) {
-  const socketPath = path.join(dir, `s${++serial}.sock`);
-  const conns: net.Socket[] = [];
-  let resolveServed!: (v: Promise<void>) => void;
-  const served = new Promise<void>((r) => {
-    resolveServed = r;
-  });
-  const server = net.createServer((sock) => {
-    conns.push(sock);
-    resolveServed(script(new FakeConn(sock)));
-  });
-  await new Promise<void>((r) => server.listen(socketPath, r));
-  return {
-    socketPath,
-    served,
-    async close(): Promise<void> {
-      for (const c of conns) c.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
-    },
-  };
-}
-
-/** Runs `client` against `script`, then checks the script finished without failing. */
-async function withFake(script: (c: FakeConn) => Promise<void>, client: (socketPath: string) => Promise<void>) {
-  const f = await fake(script);
-  try {
-    await client(f.socketPath);
-    await f.served;
-  } finally {
-    await f.close();
-  }
-}
+const withFake = (script: (c: FakeConn) => Promise<void>, client: (socketPath: string) => Promise<void>) => withFakeIn(dir, script, client);
 
 test('greeting, capabilities, execute with typed arguments, clean close', async () => {
   let conn!: FakeConn;
