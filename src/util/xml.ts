@@ -203,6 +203,13 @@ function attrString(attrs: Attrs | undefined, extra?: Extra): string {
   return s;
 }
 
+/** An element and its subtree on one line, text as read (for mixed content). */
+export function inlineXml(el: XmlElement): string {
+  const open = `<${el.name}${attrString([...el.attrs])}`;
+  if (el.children.length === 0 && el.text === '') return `${open}/>`;
+  return `${open}>${escapeXml(el.text)}${el.children.map((c) => inlineXml(c)).join('')}</${el.name}>`;
+}
+
 /** Writer producing libvirt's layout: 2-space indent, single quotes, self-closing empty elements. */
 export class XmlWriter {
   private readonly lines: string[] = [];
@@ -237,12 +244,10 @@ export class XmlWriter {
   textElement(name: string, text: string | number | undefined, attrs?: Attrs, extra?: Extra): void {
     if (text === undefined) return;
     if (extra && extra.children.length > 0) {
-      // Mixed content we do not model: keep it, children after the text. The text is
-      // trimmed, since our own indentation would otherwise grow it on every round trip.
-      this.push(`<${name}${attrString(attrs, extra)}>${escapeXml(String(text).trim())}`);
-      this.indent += 2;
-      this.extraChildren(extra);
-      this.close(name);
+      // Mixed content we do not model: keep it on one line, children after the text, so
+      // re-reading gives back exactly this text (indentation would become part of it).
+      const kids = extra.children.map((c) => inlineXml(c)).join('');
+      this.push(`<${name}${attrString(attrs, extra)}>${escapeXml(String(text))}${kids}</${name}>`);
       return;
     }
     this.push(`<${name}${attrString(attrs, extra)}>${escapeXml(String(text))}</${name}>`);
