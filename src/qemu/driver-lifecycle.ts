@@ -17,9 +17,18 @@ import { applyAliases, assignAliases } from './aliases.js';
 import { renderShellLine } from './command-render.js';
 import { Monitor, QmpDisconnectedError } from './monitor.js';
 import { waitForSocket } from './monitor-socket.js';
-import { logTimestamp, openLog, readLogSince, spawnDetached, terminateProcess, waitForExit } from './process.js';
+import { appendLog, logTimestamp, openLog, readLogSince, spawnDetached, terminateProcess, waitForExit } from './process.js';
 import { checkSocketPath } from './store-paths.js';
-import { type DriverContext, type Inspected, inspectDomain, lookupDomain, recordStopped } from './driver-state.js';
+import {
+  type DriverContext,
+  type Inspected,
+  hostdevClaims,
+  inspectDomain,
+  lookupDomain,
+  recordStopped,
+  releaseLeftoverHostdevs,
+} from './driver-state.js';
+import { type PreparedHostdev, prepareHostdevs, releaseHostdevs, wantedHostdevs } from './driver-hostdev.js';
 import { formatDomain } from '../conf/domain.js';
 
 export interface StartResult {
@@ -42,7 +51,7 @@ export async function withDomainLock<T>(ctx: DriverContext, ref: string, op: str
   try {
     let info = inspectDomain(ctx, name) ?? lookupDomain(ctx, name); // throws: gone meanwhile
     if (info.stale) {
-      recordStopped(ctx, info, 'crashed');
+      await recordStopped(ctx, info, 'crashed');
       info = inspectDomain(ctx, name) ?? lookupDomain(ctx, name);
     }
     return await fn(info);
@@ -55,6 +64,7 @@ export async function startDomain(ctx: DriverContext, ref: string): Promise<Star
   return withDomainLock(ctx, ref, 'start', async (info) => {
     if (info.active) throw new OperationInvalidError('domain is already running');
     const { store } = ctx;
+    await releaseLeftoverHostdevs(ctx, info);
     const xml = store.readConfig(info.name);
     if (xml === undefined) throw new OperationInvalidError('domain is not defined');
     if (!ctx.buildCommand) {
@@ -84,25 +94,44 @@ export async function startDomain(ctx: DriverContext, ref: string): Promise<Star
     forCmd.id = id;
     applyAliases(assignAliases(dom));
     let cmd;
+    const logFile = store.logPath(info.name);
+    // PCI host devices (vfio-pci, VF MAC/VLAN) are prepared last before QEMU runs; what was changed
+    // stays in the status record until recordStopped gives them back.
+    const hostdevStatus = (hostdevs: PreparedHostdev[]) => (hostdevs.length ? { hostdevs } : {});
+    let hostdevs: PreparedHostdev[] = [];
     try {
       cmd = await ctx.buildCommand(forCmd, caps, { runtimeDir: runDir, accel });
+      hostdevs = await prepareHostdevs(ctx.host ?? {}, wantedHostdevs(dom), {
+        domain: info.name,
+        lockFile: path.join(store.runtimeDir, 'locks', '.hostdev.lock'),
+        claims: () => hostdevClaims(ctx, info.name),
+        persist: (done) => store.writeStatus({ name: info.name, uuid, state: 'shutoff', reason: info.reason, ...hostdevStatus(done) }),
+        log: (line) => appendLog(logFile, `${logTimestamp()}: ${line}`),
+      });
     } catch (e) {
       rmSync(runDir, { recursive: true, force: true });
       throw e;
     }
     const args = cmd.args.includes('-S') ? [...cmd.args] : ['-S', ...cmd.args];
     const monitor = path.join(runDir, 'monitor.sock');
-    const logFile = store.logPath(info.name);
-    const { fd: logFd, offset } = openLog(logFile, `${logTimestamp()}: starting up\n${renderShellLine({ ...cmd, args })}\n`);
 
     let spawned;
+    let offset = 0;
     try {
-      spawned = await spawnDetached({ binary: cmd.binary, args, env: cmd.env, logFd });
+      const log = openLog(logFile, `${logTimestamp()}: starting up\n${renderShellLine({ ...cmd, args })}\n`);
+      offset = log.offset;
+      try {
+        spawned = await spawnDetached({ binary: cmd.binary, args, env: cmd.env, logFd: log.fd });
+      } finally {
+        closeSync(log.fd);
+      }
     } catch (e) {
       rmSync(runDir, { recursive: true, force: true });
+      if (hostdevs.length) {
+        for (const line of await releaseHostdevs(ctx.host ?? {}, hostdevs)) appendLog(logFile, `${logTimestamp()}: ${line}`);
+        store.writeStatus({ name: info.name, uuid, state: 'shutoff', reason: info.reason });
+      }
       throw e;
-    } finally {
-      closeSync(logFd);
     }
     const { pid } = spawned;
     const record = {
@@ -115,6 +144,7 @@ export async function startDomain(ctx: DriverContext, ref: string): Promise<Star
       runDir,
       monitor,
       startedAt: new Date().toISOString(),
+      ...hostdevStatus(hostdevs),
     };
     let mon: Monitor | undefined;
     try {
@@ -150,7 +180,7 @@ export async function startDomain(ctx: DriverContext, ref: string): Promise<Star
         spawned.child.kill('SIGKILL');
         await spawned.exited;
       }
-      recordStopped(ctx, { ...info, uuid, status: { ...record, format: 1, state: 'paused', reason: 'starting up' } }, 'failed');
+      await recordStopped(ctx, { ...info, uuid, status: { ...record, format: 1, state: 'paused', reason: 'starting up' } }, 'failed');
       throw e;
     }
     await mon.close();
@@ -240,7 +270,7 @@ export async function shutdownDomain(ctx: DriverContext, ref: string, opts: Shut
       if (now.active && !(await waitForExit(pid, pidStart, { timeoutMs: t.exitAfterShutdownMs, pollIntervalMs: t.pollMs }))) {
         await terminateProcess(pid, pidStart, { termTimeoutMs: t.termMs, killTimeoutMs: t.killMs, pollIntervalMs: t.pollMs });
       }
-      recordStopped(ctx, now, 'shutdown');
+      await recordStopped(ctx, now, 'shutdown');
     }
     return { name: info.name, state: 'shutoff' };
   } finally {
@@ -269,7 +299,7 @@ export async function destroyDomain(ctx: DriverContext, ref: string, opts: Destr
       if (e instanceof SystemError) throw e;
       throw new SystemError(`Failed to terminate process ${info.pid}: ${errText(e)}`, { cause: e });
     }
-    recordStopped(ctx, info, 'destroyed');
+    await recordStopped(ctx, info, 'destroyed');
     return { name: info.name, state: 'shutoff' as const };
   });
 }

@@ -30,6 +30,7 @@ import { assignAliases } from './aliases.js';
 import type { QemuCaps } from './caps-model.js';
 import { renderShellLine } from './command-render.js';
 import { withDomainLock } from './driver-lifecycle.js';
+import { pciHostdevAddresses, recordedHostdevs } from './driver-hostdev.js';
 import { type DomainSummary, type DriverContext, type Inspected, type QemuCommandLine, inspectDomain } from './driver-state.js';
 import {
   type FailoverPairRef,
@@ -128,8 +129,19 @@ function chardevs(dom: Domain): Chardev[] {
   return dom.devices.filter((d) => CHARDEV_KINDS.has(d.kind) && 'source' in d) as unknown as Chardev[];
 }
 
-/** A second QEMU on this host must not take over a socket the source listens on. */
+/**
+ * A second QEMU on this host must not need what the source holds: a PCI device passed through (a
+ * real migration's destination has its own VF; here both QEMUs would need the same one), or a
+ * socket the source listens on.
+ */
 export function localMigrationBlocker(dom: Domain): OperationUnsupportedError | undefined {
+  const pci = pciHostdevAddresses(dom)[0];
+  if (pci !== undefined) {
+    return new OperationUnsupportedError(
+      `local migration of a domain with a PCI passthrough device is not possible: source and destination would need ` +
+        `the same device ${pci}; migrate to another host`,
+    );
+  }
   for (const c of chardevs(dom)) {
     if (c.source.type === 'unix' && c.source.mode === 'bind') {
       return new OperationUnsupportedError(
@@ -369,6 +381,8 @@ async function adopt(ctx: DriverContext, plan: Plan, dst: LocalDestination, srcM
     startedAt: new Date().toISOString(),
     state: 'running',
     reason: 'migrated',
+    // The host devices stay prepared: whoever stops the new QEMU gives them back.
+    ...(recordedHostdevs(info.status).length ? { hostdevs: recordedHostdevs(info.status) } : {}),
   });
   await dst.adopt();
   appendLog(store.logPath(plan.name), `${logTimestamp()}: migrated from pid ${info.pid} to pid ${dst.pid}`);

@@ -9,6 +9,7 @@ import { appendLog, isOurQemu, logTimestamp, waitForExit } from './process.js';
 import { type DomainStateName, type DomainStatus, type DomainStore, peekNameUuid } from './store.js';
 import { validateDomainName } from './store-paths.js';
 import type { Domain } from '../conf/domain.js';
+import { type HostdevClaim, type HostdevHostOptions, recordedHostdevs, releaseHostdevs, withoutHostdevs } from './driver-hostdev.js';
 
 /** The argv to run: environment, binary, arguments (command-render.ts's QemuCommand). */
 export interface QemuCommandLine {
@@ -62,6 +63,8 @@ export interface DriverContext {
   postParse: PostParser | undefined;
   chooseAccel(dom: Domain, binary: string): Promise<'kvm' | 'tcg'>;
   timeouts: DriverTimeouts;
+  /** sysfs, ip(8) and sysfs writes for PCI hostdevs (driver-hostdev.ts); default the real host. */
+  host?: HostdevHostOptions;
 }
 
 /** A domain as list/domstate report it. */
@@ -193,7 +196,7 @@ async function reapPoweredOff(ctx: DriverContext, name: string): Promise<boolean
     if (st.status !== 'shutdown') return false;
     await mon.execute('quit', undefined, { timeoutMs: t.stateQueryMs }).catch(() => undefined);
     if (!(await waitForExit(info.pid, info.status.pidStart, { timeoutMs: t.exitAfterShutdownMs, pollIntervalMs: t.pollMs }))) return false;
-    recordStopped(ctx, info, 'shutdown');
+    await recordStopped(ctx, info, 'shutdown');
     return true;
   } catch {
     return false;
@@ -214,18 +217,21 @@ export async function reapIfFree(ctx: DriverContext, name: string): Promise<void
   if (!lock) return;
   try {
     const again = inspectDomain(ctx, name);
-    if (again?.stale) recordStopped(ctx, again, 'crashed');
+    if (again?.stale) await recordStopped(ctx, again, 'crashed');
+    else if (again && !again.active) await releaseLeftoverHostdevs(ctx, again);
   } finally {
     lock.release();
   }
 }
 
 /**
- * After QEMU is gone: removes pidfile, live XML and sockets, notes it in the log and records
- * `shut off (reason)`; a transient domain disappears. Call with the domain lock held.
+ * After QEMU is gone: gives its PCI host devices back (driver-hostdev.ts), removes pidfile, live XML
+ * and sockets, notes it in the log and records `shut off (reason)`; a transient domain disappears.
+ * Call with the domain lock held.
  */
-export function recordStopped(ctx: DriverContext, info: Inspected, reason: string): void {
+export async function recordStopped(ctx: DriverContext, info: Inspected, reason: string): Promise<void> {
   const { store } = ctx;
+  await releaseRecordedHostdevs(ctx, info);
   store.removeRunFiles(info.name, info.status?.runDir);
   appendLog(store.logPath(info.name), `${logTimestamp()}: shutting down, reason=${reason}`);
   if (store.hasConfig(info.name)) {
@@ -233,6 +239,46 @@ export function recordStopped(ctx: DriverContext, info: Inspected, reason: strin
   } else {
     store.removeStatus(info.name);
   }
+}
+
+/** Releases the PCI host devices the record of `info` lists (nothing when none); problems go to the log. */
+async function releaseRecordedHostdevs(ctx: DriverContext, info: Inspected): Promise<boolean> {
+  const hostdevs = recordedHostdevs(info.status);
+  if (hostdevs.length === 0) return false;
+  const problems = await releaseHostdevs(ctx.host ?? {}, hostdevs);
+  const log = ctx.store.logPath(info.name);
+  for (const p of problems) appendLog(log, `${logTimestamp()}: ${p}`);
+  return true;
+}
+
+/**
+ * A domain that is not running but whose record still lists PCI host devices (we died between
+ * preparing them and starting QEMU): give them back and drop the list. Call with its lock held.
+ */
+export async function releaseLeftoverHostdevs(ctx: DriverContext, info: Inspected): Promise<void> {
+  if (info.active || info.stale || !info.status) return;
+  if (await releaseRecordedHostdevs(ctx, info)) ctx.store.writeStatus(withoutHostdevs(info.status));
+}
+
+/**
+ * The PCI host devices other domains hold (for the in-use check of a start). A record left by a
+ * QEMU that is gone, or by a start that died, is cleaned up first when its domain lock is free; a
+ * domain whose lock is held (being started or stopped) keeps what its record lists.
+ */
+export async function hostdevClaims(ctx: DriverContext, except: string): Promise<HostdevClaim[]> {
+  const claims: HostdevClaim[] = [];
+  for (const name of allDomainNames(ctx)) {
+    if (name === except) continue;
+    let info = inspectDomain(ctx, name);
+    if (recordedHostdevs(info?.status).length === 0) continue;
+    if (!info?.active) {
+      await reapIfFree(ctx, name);
+      info = inspectDomain(ctx, name);
+    }
+    const hostdevs = recordedHostdevs(info?.status);
+    if (hostdevs.length) claims.push({ domain: name, hostdevs });
+  }
+  return claims;
 }
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

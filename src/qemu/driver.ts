@@ -35,6 +35,7 @@ import {
   observeDomain,
 } from './driver-state.js';
 import { type MigrateLocalOptions, type MigrateLocalResult, migrateDomainLocal } from './driver-migrate.js';
+import type { HostdevHostOptions } from './driver-hostdev.js';
 import { DomainStore, DOMAIN_STATE_TEXT } from './store.js';
 import { type ResolveDirsOptions, validateDomainName } from './store-paths.js';
 import { validateDomainForQemu } from './validate.js';
@@ -44,6 +45,7 @@ import { defaultBuildCommand, defaultChooseAccel, defaultPostParse } from './dri
 export type { CommandBuilder, DomainSummary, DriverTimeouts, PostParser } from './driver-state.js';
 export type { DestroyOptions, ShutdownOptions, StartResult, StopResult } from './driver-lifecycle.js';
 export type { MigrateLocalOptions, MigrateLocalResult } from './driver-migrate.js';
+export type { HostdevHostOptions } from './driver-hostdev.js';
 export { DOMAIN_STATE_TEXT, DomainStore, type DomainStateName, type DomainStatus } from './store.js';
 
 export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
@@ -59,6 +61,11 @@ export interface DriverOptions extends ResolveDirsOptions {
   /** Accelerator for a domain (default: type='kvm' -> probeAccel(), else tcg). */
   chooseAccel?: (dom: Domain, binary: string) => Promise<'kvm' | 'tcg'>;
   timeouts?: Partial<DriverTimeouts>;
+  /**
+   * How PCI hostdevs reach the host at start/stop (vfio-pci binding, VF MAC/VLAN through the PF):
+   * sysfs root, ip(8) runner, sysfs writer, deadlines. Default: the real /sys and ip.
+   */
+  host?: HostdevHostOptions;
 }
 
 export interface DefineResult {
@@ -113,6 +120,7 @@ export class QemuDriver {
       postParse: opts.postParse ?? defaultPostParse,
       chooseAccel: opts.chooseAccel ?? ((dom, binary) => defaultChooseAccel(dom, binary, env)),
       timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
+      host: opts.host ?? {},
     });
   }
 
