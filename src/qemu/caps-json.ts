@@ -10,30 +10,20 @@ import {
   supportsFailover,
   type QemuAccel,
   type QemuCaps,
-  type QemuCapsSource,
-  type QemuCpuModel,
   type QemuMachine,
 } from './caps-model.js';
 
-export interface QemuCapsJson {
-  binary: string;
-  version: number;
-  versionString: string;
-  package?: string;
-  kvmVersion?: number;
-  arch: string;
-  source: QemuCapsSource;
+/** QemuCaps as JSON: the scalar fields as they are, sets and maps as sorted arrays, plus two derived fields. */
+export type QemuCapsJson = Pick<QemuCaps, 'binary' | 'version' | 'versionString' | 'package' | 'kvmVersion' | 'arch' | 'source' | 'machines' | 'cpuModels'> & {
   /** Derived: supportsFailover(caps). Ignored when read back. */
   failover: boolean;
   /** Derived: default machine name per accelerator. Ignored when read back. */
   defaultMachine: Partial<Record<QemuAccel, string>>;
   /** Sorted. */
   flags: string[];
-  machines: QemuMachine[];
   /** Property names sorted, device types sorted. */
   deviceProps: Record<string, string[]>;
-  cpuModels?: QemuCpuModel[];
-}
+};
 
 const byString = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
