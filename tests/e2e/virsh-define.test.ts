@@ -1,0 +1,45 @@
+// Our XML must stay accepted by real `virsh define`: when a libvirt daemon
+// answers here, define and undefine what our formatter and `pair` write.
+// (No daemon — the usual case in CI — skips with a reason.)
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { repoRoot, testDataDir } from '../helpers/paths.js';
+import { formatDomain, parseDomainXml } from '../../src/conf/domain.js';
+
+const URI = 'qemu:///system';
+const virsh = (...args: string[]) => spawnSync('virsh', ['-c', URI, ...args], { encoding: 'utf8' });
+const daemon = spawnSync('virsh', ['-c', URI, 'version'], { stdio: 'ignore' }).status === 0;
+const skip = daemon ? false : 'no libvirt daemon answers on qemu:///system';
+
+// Documents written for libvirt 11.3 that an older daemon cannot know (e.g. the itco watchdog in 9.0).
+const NEEDS_NEWER_LIBVIRT = new Set(['failover-emulated-primary.xml']);
+
+const docs = [
+  ...readdirSync(path.join(repoRoot, 'examples')).filter((f) => f.endsWith('.xml') && !NEEDS_NEWER_LIBVIRT.has(f)).map((f) => path.join(repoRoot, 'examples', f)),
+  ...readdirSync(path.join(testDataDir, 'pair')).filter((f) => f.endsWith('.out.xml')).map((f) => path.join(testDataDir, 'pair', f)),
+];
+
+for (const file of docs) {
+  test(`virsh define accepts our output: ${path.relative(repoRoot, file)}`, { skip }, () => {
+    const dom = parseDomainXml(readFileSync(file), { source: file });
+    dom.name = `vf-test-${randomUUID().slice(0, 8)}`;
+    dom.uuid = randomUUID();
+    const dir = mkdtempSync(path.join(tmpdir(), 'vf-virsh-'));
+    try {
+      const xml = path.join(dir, 'dom.xml');
+      writeFileSync(xml, formatDomain(dom));
+      const r = virsh('define', xml);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`Domain '${dom.name}' defined`));
+      const u = virsh('undefine', dom.name);
+      assert.equal(u.status, 0, u.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
