@@ -390,7 +390,10 @@ async function adopt(ctx: DriverContext, plan: Plan, dst: LocalDestination, srcM
   const srcPid = info.pid!;
   const srcStart = info.status?.pidStart;
   await srcMon.execute('quit', undefined, { timeoutMs: t.monitorMs }).catch(() => undefined);
-  const gone = await waitForExit(srcPid, srcStart, { timeoutMs: t.exitAfterShutdownMs, pollIntervalMs: t.pollMs });
+  // QEMU exits right after answering 'quit': wait on the monitor closing, and look at /proc
+  // often meanwhile — this wait is part of every migration's wall time.
+  await Promise.race([srcMon.onClose, new Promise((r) => setTimeout(r, t.monitorMs).unref())]);
+  const gone = await waitForExit(srcPid, srcStart, { timeoutMs: t.exitAfterShutdownMs, pollIntervalMs: Math.min(t.pollMs, 2) });
   if (!gone) await terminateProcess(srcPid, srcStart, { termTimeoutMs: t.termMs, killTimeoutMs: t.killMs, pollIntervalMs: t.pollMs });
   if (plan.srcRunDir !== dst.runDir && path.dirname(plan.srcRunDir) === store.runtimeDir) {
     rmSync(plan.srcRunDir, { recursive: true, force: true });
