@@ -151,8 +151,11 @@ function breakStale(file: string, ino: number, tmp: string): boolean {
   return false;
 }
 
-/** One non-blocking attempt; the owner that holds it when it fails. */
-function tryOnce(file: string, tmp: string): { lock: HeldLock } | { owner: LockOwner | undefined } {
+/**
+ * One non-blocking attempt: the lock, or the owner that holds it, or `breaking` when another
+ * process is removing a stale lock right now (it will own the lock in a moment).
+ */
+function tryOnce(file: string, tmp: string): { lock: HeldLock } | { owner: LockOwner | undefined } | { breaking: true } {
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       linkSync(tmp, file);
@@ -167,11 +170,14 @@ function tryOnce(file: string, tmp: string): { lock: HeldLock } | { owner: LockO
     const owner = readLockOwner(file);
     if (owner === undefined || ino === undefined) continue; // released meanwhile: try again
     if (owner !== null && ownerAlive(owner)) return { owner };
-    if (!breakStale(file, ino, tmp)) return { owner: owner ?? undefined };
+    if (!breakStale(file, ino, tmp)) return { breaking: true };
   }
   const owner = readLockOwner(file);
   return { owner: owner ?? undefined };
 }
+
+/** How long to wait for another process's stale-lock break (a few syscalls) before looking again. */
+const BREAK_WAIT_MS = 100;
 
 /** Resolves when `file` disappears (or `ms` passes); event-driven. */
 function waitGone(file: string, ms: number): Promise<void> {
@@ -217,9 +223,16 @@ export async function acquireLock(file: string, opts: AcquireOptions): Promise<H
   }
   try {
     const deadline = Date.now() + (opts.waitMs ?? 0);
+    let breakWaits = 0;
     while (true) {
       const r = tryOnce(file, tmp);
       if ('lock' in r) return r.lock;
+      if ('breaking' in r) {
+        // Another process is breaking a stale lock: let it finish, then see who owns the lock.
+        if (++breakWaits > 50) throw opts.busyError(readLockOwner(file) ?? undefined);
+        await waitGone(`${file}.break`, BREAK_WAIT_MS);
+        continue;
+      }
       const left = deadline - Date.now();
       if (left <= 0) throw opts.busyError(r.owner);
       await waitGone(file, left);
