@@ -2,13 +2,14 @@
 // (virDomainDefPostParseCommon): memory sizes, default boot device, the
 // controllers implied by disks, an implicit video card for graphics, and the
 // primary video.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { type Chardev, newChardev } from '../conf/chardev.js';
 import type { Controller } from '../conf/controller.js';
 import { rejectDuplicateControllers } from '../conf/controller.js';
 import type { DeviceInfo } from '../conf/device-info.js';
 import type { Disk, DiskBus } from '../conf/disk.js';
 import type { Domain } from '../conf/domain.js';
+import type { Interface } from '../conf/interface.js';
 import { type Video, newVideo } from '../conf/video.js';
 import { ConfigUnsupportedError, XmlError } from '../util/errors.js';
 import type { QemuCaps } from './caps-model.js';
@@ -23,6 +24,23 @@ export function setParseDefaults(dom: Domain, caps: QemuCaps, newUuid: () => str
   dom.onReboot ??= 'restart';
   dom.onCrash ??= 'destroy';
   dom.os.arch ??= caps.arch;
+}
+
+/**
+ * libvirt gives every interface without a MAC (or with 00:00:00:00:00:00) a random one in the
+ * driver's prefix (52:54:00 for QEMU) when it parses the definition, so the MAC persists.
+ */
+export function generateMissingMacs(dom: Domain, newMac: () => string = randomQemuMac): void {
+  for (const d of dom.devices) {
+    if (d.kind !== 'interface') continue;
+    const net = d as Interface;
+    if (net.mac?.address && net.mac.address !== '00:00:00:00:00:00') continue;
+    net.mac = { ...net.mac, address: newMac() };
+  }
+}
+
+export function randomQemuMac(): string {
+  return ['52', '54', '00', ...[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0'))].join(':');
 }
 
 /** virDomainDefPostParseMemory (without NUMA and memory devices, which we do not model). */

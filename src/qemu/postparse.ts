@@ -13,6 +13,7 @@ import {
   addImplicitDevices,
   bootOrderPostParse,
   commonChecks,
+  generateMissingMacs,
   memoryPostParse,
   primaryVideoPostParse,
   setParseDefaults,
@@ -39,6 +40,8 @@ export interface PostParseOptions {
   abiUpdate?: boolean;
   /** UUID for a definition without one (default: random). */
   newUuid?: () => string;
+  /** MAC for an interface without one (default: random in QEMU's 52:54:00 prefix, as libvirt). */
+  newMac?: () => string;
   /** The actual type behind an <interface type='network'> ('hostdev' for a VF pool). */
   resolveNetworkType?: (net: Interface) => string | undefined;
   /** Whether a host PCI device is PCI Express (q35 hostdevs without an address); unknown = yes. */
@@ -56,6 +59,7 @@ export function postParseDomain(dom: Domain, caps: QemuCaps, opts: PostParseOpti
 
   // Values the parser fills in, then qemuDomainDefPostParseBasic.
   setParseDefaults(dom, caps, opts.newUuid);
+  generateMissingMacs(dom, opts.newMac);
   setDefaultEmulator(dom, caps);
   // Done before the driver callback, which looks controllers up by index.
   assignControllerIndexes(dom.devices);

@@ -68,6 +68,21 @@ test('a missing UUID is generated; the generator can be injected', () => {
   assert.match(random.uuid ?? '', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 });
 
+test('interfaces without a MAC (or with 00:00:00:00:00:00) get one in 52:54:00, as libvirt persists it', () => {
+  const xml =
+    "<domain type='qemu'><name>n</name><memory>1024</memory><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>" +
+    "<interface type='user'><model type='virtio'/></interface>" +
+    "<interface type='user'><mac address='00:00:00:00:00:00'/><model type='virtio'/></interface>" +
+    "<interface type='user'><mac address='52:54:00:aa:bb:cc'/><model type='virtio'/></interface></devices></domain>";
+  let n = 0;
+  const dom = postParseDomain(parseDomainXml(xml), caps, { profile: 'default', newMac: () => `52:54:00:00:00:0${++n}` });
+  const macs = dom.devices.filter((d) => d.kind === 'interface').map((d) => (d as { mac?: { address?: string } }).mac?.address);
+  assert.deepEqual(macs, ['52:54:00:00:00:01', '52:54:00:00:00:02', '52:54:00:aa:bb:cc']);
+  const random = postParseDomain(parseDomainXml(xml), caps, { profile: 'default' });
+  const first = (random.devices.find((d) => d.kind === 'interface') as { mac?: { address?: string } }).mac?.address ?? '';
+  assert.match(first, /^52:54:00(:[0-9a-f]{2}){3}$/);
+});
+
 test('address set: root ports share a slot until its 8 functions are used', () => {
   const set = new PciAddressSet(1, false, true);
   set.setBusModel(0, 'pcie-root', false);
