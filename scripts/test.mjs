@@ -1,5 +1,6 @@
 // `npm test`: install what is needed, build, lint, then run every test file
 // (an explicit list: `node --test dir/` would silently find nothing).
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { build, ensureDebianPackages, ensureNodeModules, root, run } from './setup.mjs';
@@ -34,5 +35,22 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`test: ${files.length} test files`);
-const status = run(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', ...files]);
-process.exit(status);
+// A hung test must fail the run, not eat CI's time limit: a watchdog ends the whole run.
+const WATCHDOG_MS = Number(process.env.VIRT_FAILOVER_TEST_WATCHDOG_MS ?? 40 * 60 * 1000);
+const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-concurrency=1', '--test-timeout=600000', ...files], {
+  cwd: root,
+  stdio: 'inherit',
+  detached: true, // its own process group, so the watchdog reaches QEMUs and helpers too
+});
+const watchdog = setTimeout(() => {
+  console.error(`error: the test run did not finish within ${WATCHDOG_MS / 60000} minutes; stopping it`);
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    child.kill('SIGKILL');
+  }
+}, WATCHDOG_MS);
+child.on('exit', (code, signal) => {
+  clearTimeout(watchdog);
+  process.exit(code ?? (signal ? 1 : 0));
+});

@@ -105,8 +105,9 @@ async function race(file: string, n: number): Promise<{ won: number; busy: numbe
     ),
   );
   const winners = children.filter((_, i) => lines[i] === 'won');
-  for (const l of lines) if (l !== 'won') assert.match(l, new RegExp(`^busy ${winners[0]?.pid}$`), `loser names the winner: ${l}`);
+  // Let every child go before asserting: a winner holds its lock until its stdin ends.
   await Promise.all(children.map((c) => new Promise((r) => { c.on('exit', r); c.stdin.end(); if (c.exitCode !== null) r(0); })));
+  for (const l of lines) if (l !== 'won') assert.match(l, new RegExp(`^busy ${winners[0]?.pid}$`), `loser names the winner: ${l}`);
   return { won: winners.length, busy: lines.length - winners.length };
 }
 
