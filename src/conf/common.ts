@@ -23,24 +23,6 @@ export function parseUIntString(raw: string): number | undefined {
   return Number.isSafeInteger(v) && v <= 0xffffffff ? v : undefined;
 }
 
-/** Enum attribute: undefined when absent; error text as virXMLPropEnum. */
-export function parseEnumAttr<T extends string>(
-  r: ElementReader,
-  name: string,
-  values: readonly T[],
-  opts: { required?: boolean } = {},
-): T | undefined {
-  const raw = r.attr(name);
-  if (raw === undefined) {
-    if (opts.required) throw new XmlError(`Missing required attribute '${name}' in element '${r.name}'`);
-    return undefined;
-  }
-  if (!(values as readonly string[]).includes(raw)) {
-    throw new XmlError(`Invalid value for attribute '${name}' in element '${r.name}': '${raw}'.`);
-  }
-  return raw as T;
-}
-
 export const ON_OFF = ['on', 'off'] as const;
 export type OnOff = (typeof ON_OFF)[number];
 export const YES_NO = ['yes', 'no'] as const;

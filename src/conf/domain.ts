@@ -4,7 +4,8 @@ import { ConfigUnsupportedError, XmlError } from '../util/errors.js';
 import { ElementReader, type Extra, type XmlElement, XmlWriter, parseXml } from '../util/xml.js';
 import { assignParsePorts, consoleCompatView } from './chardev.js';
 import { type Clock, type Pm, formatClock, formatPm, parseClock, parsePm } from './clock.js';
-import { parseEnumAttr, parseUIntAttr } from './common.js';
+import { parseUIntAttr } from './common.js';
+import { propEnum } from './props.js';
 import { checkUsbControllers, orderControllers, usbDisabled } from './controller.js';
 import { type Cpu, formatCpu, parseCpu } from './cpu.js';
 import type { ParseContext } from './device-info.js';
@@ -88,7 +89,7 @@ export function parseDomainXml(input: string | Uint8Array, opts: ParseDomainOpti
 export function parseDomain(root: XmlElement, ctx: ParseContext): Domain {
   if (root.name !== 'domain') throw new XmlError(`expecting root element of 'domain', not '${root.name}'`);
   const r = new ElementReader(root);
-  const type = parseEnumAttr(r, 'type', DOMAIN_TYPES, { required: true })!;
+  const type = propEnum(r, 'type', DOMAIN_TYPES, { required: true })!;
   const namespaces: [string, string][] = [];
   for (const [k, v] of root.attrs) {
     if (k.startsWith('xmlns')) {

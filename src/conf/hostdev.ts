@@ -3,6 +3,7 @@
 // libvirt does (virDomainHostdevDefParseXMLSubsys / ...FormatSubsys).
 // PCI is fully typed; other subsystem types and mode='capabilities' keep
 // their <source> as read. Type, parse, format and validation side by side.
+import { propEnum, propYesNo, propOnOff } from './props.js';
 import { ConfigUnsupportedError, InternalError, XmlError } from '../util/errors.js';
 import { ElementReader, type Extra, type XmlElement, XmlWriter } from '../util/xml.js';
 import { type PciAddress, formatHostPciAddress, formatPciAddressString, parsePciAddressFields } from './address.js';
@@ -12,7 +13,7 @@ import { type Device, registerDeviceCodec } from './devices.js';
 import type { Domain } from './domain.js';
 import type { Interface } from './interface.js';
 import { type NetIpInfo, formatNetIpInfo, parseNetIpInfo } from './interface-source.js';
-import { nonEmpty, parseEnum, parseOnOff, parseYesNo } from './interface-util.js';
+import { nonEmpty } from './interface-util.js';
 import { type Teaming, formatTeaming, parseTeaming, validateHostdevTeaming } from './teaming.js';
 import { registerDeviceValidator } from './validate.js';
 
@@ -105,7 +106,7 @@ export function isPciHostdev(h: Hostdev): h is HostdevSubsystemDef & { subsys: H
 
 function parsePciDriver(d: ElementReader): HostdevPciDriver {
   const drv: HostdevPciDriver = {};
-  const name = parseEnum(d, 'name', HOSTDEV_PCI_DRIVER_NAMES);
+  const name = propEnum(d, 'name', HOSTDEV_PCI_DRIVER_NAMES);
   if (name && name !== 'default') drv.name = name;
   const model = d.attr('model');
   if (model !== undefined) drv.model = model;
@@ -157,9 +158,9 @@ export function parseHostdevSubsys(r: ElementReader, type: HostdevSubsysType, op
     return other;
   }
   const model = r.attr('model');
-  const sgio = parseEnum(r, 'sgio', HOSTDEV_SGIO);
+  const sgio = propEnum(r, 'sgio', HOSTDEV_SGIO);
   if (sgio !== undefined && type !== 'scsi') throw new XmlError('sgio is only supported for scsi host device');
-  const rawio = parseYesNo(r, 'rawio');
+  const rawio = propYesNo(r, 'rawio');
   if (rawio !== undefined && type !== 'scsi') throw new XmlError('rawio is only supported for scsi host device');
   if (type !== 'mdev' && type !== 'scsi_host' && model !== undefined) {
     throw new XmlError(`'model' attribute in <hostdev> is only supported when type='${type}'`);
@@ -168,8 +169,8 @@ export function parseHostdevSubsys(r: ElementReader, type: HostdevSubsysType, op
   if (type === 'pci') {
     const sub: HostdevSubsysPci = { type, source: parsePciSource(src) };
     if (managed) sub.managed = managed;
-    const display = parseOnOff(r, 'display');
-    const ramfb = parseOnOff(r, 'ramfb');
+    const display = propOnOff(r, 'display');
+    const ramfb = propOnOff(r, 'ramfb');
     if (display) sub.display = display;
     if (ramfb) sub.ramfb = ramfb;
     const drv = opts.driver === undefined ? r.child('driver') : opts.driver;
@@ -182,8 +183,8 @@ export function parseHostdevSubsys(r: ElementReader, type: HostdevSubsysType, op
   if (rawio) other.rawio = rawio;
   if (model !== undefined) other.model = model;
   if (type === 'mdev') {
-    const display = parseOnOff(r, 'display');
-    const ramfb = parseOnOff(r, 'ramfb');
+    const display = propOnOff(r, 'display');
+    const ramfb = propOnOff(r, 'ramfb');
     if (display) other.display = display;
     if (ramfb) other.ramfb = ramfb;
   }
@@ -192,7 +193,7 @@ export function parseHostdevSubsys(r: ElementReader, type: HostdevSubsysType, op
 
 function parsePciSource(src: ElementReader): HostdevPciSource {
   const s: HostdevPciSource = { address: { type: 'pci', domain: 0, bus: 0, slot: 0, function: 0 } };
-  const wf = parseYesNo(src, 'writeFiltering');
+  const wf = propYesNo(src, 'writeFiltering');
   if (wf) s.writeFiltering = wf;
   s.address = parseHostPciAddress(src.child('address'));
   // <origstates> is live state only (PARSE_PCI_ORIG_STATES); dropped like libvirt does for definitions.
@@ -203,11 +204,11 @@ function parsePciSource(src: ElementReader): HostdevPciSource {
 }
 
 export function parseHostdev(r: ElementReader, ctx: ParseContext): Hostdev {
-  const mode = parseEnum(r, 'mode', HOSTDEV_MODES) ?? 'subsystem';
+  const mode = propEnum(r, 'mode', HOSTDEV_MODES) ?? 'subsystem';
   const ignored: string[] = [];
   let h: Hostdev;
   if (mode === 'subsystem') {
-    const type = parseEnum(r, 'type', HOSTDEV_SUBSYS_TYPES, true)!;
+    const type = propEnum(r, 'type', HOSTDEV_SUBSYS_TYPES, { required: true })!;
     const subsys = parseHostdevSubsys(r, type);
     const s: HostdevSubsystemDef = { kind: 'hostdev', mode, subsys, info: parseDeviceInfo(r, ctx) };
     for (const flag of ['readonly', 'shareable'] as const) {
@@ -217,7 +218,7 @@ export function parseHostdev(r: ElementReader, ctx: ParseContext): Hostdev {
     }
     h = s;
   } else {
-    const type = parseEnum(r, 'type', HOSTDEV_CAPS_TYPES, true)!;
+    const type = propEnum(r, 'type', HOSTDEV_CAPS_TYPES, { required: true })!;
     const src = r.child('source');
     if (!src) throw new XmlError('Missing <source> element in hostdev device');
     const c: HostdevCapabilitiesDef = { kind: 'hostdev', mode, type, source: src.el, info: parseDeviceInfo(r, ctx) };

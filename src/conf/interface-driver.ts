@@ -1,9 +1,10 @@
 // <interface>'s <model>, virtio <driver> (with <host>/<guest> offloads and
 // the generic virtio options) and <backend>. Type, parse and format side by side.
+import { propEnum, propUInt, propOnOff } from './props.js';
 import { InvalidArgError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import type { OnOff } from './common.js';
-import { emitEmpty, parseEnum, parseOnOff, parseUInt10 } from './interface-util.js';
+import { emitEmpty } from './interface-util.js';
 
 /** virDomainNetModel; index 0 ("unknown") means no model. Matched case-insensitively. */
 export const NET_MODELS = [
@@ -92,7 +93,7 @@ export interface DriverParseOptions {
 
 function setOnOff<T extends object>(target: T, r: ElementReader, names: readonly string[]): void {
   for (const n of names) {
-    const v = parseOnOff(r, n);
+    const v = propOnOff(r, n);
     if (v !== undefined) (target as Record<string, unknown>)[n] = v;
   }
 }
@@ -106,15 +107,15 @@ export function parseNetDriver(d: ElementReader, opts: DriverParseOptions): NetD
   const drv: NetDriver = {};
   setOnOff(drv, d, VIRTIO_OPTIONS);
   if (opts.virtioNet) {
-    const name = parseEnum(d, 'name', NET_DRIVER_NAMES);
-    const txmode = parseEnum(d, 'txmode', NET_TX_MODES);
+    const name = propEnum(d, 'name', NET_DRIVER_NAMES);
+    const txmode = propEnum(d, 'txmode', NET_TX_MODES);
     if (name) drv.name = name;
     if (txmode) drv.txmode = txmode;
     setOnOff(drv, d, ['ioeventfd', 'event_idx']);
-    const queues = parseUInt10(d, 'queues');
+    const queues = propUInt(d, 'queues');
     if (queues !== undefined && queues !== 1) drv.queues = queues;
-    const rx = parseUInt10(d, 'rx_queue_size');
-    const tx = parseUInt10(d, 'tx_queue_size');
+    const rx = propUInt(d, 'rx_queue_size');
+    const tx = propUInt(d, 'tx_queue_size');
     if (rx !== undefined) drv.rx_queue_size = rx;
     if (tx !== undefined) drv.tx_queue_size = tx;
     setOnOff(drv, d, ['rss', 'rss_hash_report']);
@@ -210,7 +211,7 @@ export function sanitizePath(p: string): string {
 
 export function parseNetBackend(b: ElementReader, vhostAllowed: boolean, ignored: string[]): NetBackend {
   const be: NetBackend = {};
-  const type = parseEnum(b, 'type', NET_BACKEND_TYPES);
+  const type = propEnum(b, 'type', NET_BACKEND_TYPES);
   if (type === 'passt') be.type = type;
   const logFile = b.attr('logFile');
   const hostname = b.attr('hostname');

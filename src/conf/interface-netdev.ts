@@ -1,9 +1,10 @@
 // Host-side network settings of <interface>: <vlan>, <virtualport>,
 // <filterref>, <port isolated>, <coalesce>. Type, parse and format side by side.
+import { propYesNo } from './props.js';
 import { ConfigUnsupportedError, XmlError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import type { YesNo } from './common.js';
-import { normalizeUuid, parseYesNo } from './interface-util.js';
+import { normalizeUuid } from './interface-util.js';
 
 // ---- <vlan> (virNetDevVlanParse / virNetDevVlanFormat) ----
 
@@ -225,7 +226,7 @@ export interface NetPortOptions {
 
 export function parsePortOptions(p: ElementReader): NetPortOptions {
   const po: NetPortOptions = {};
-  const isolated = parseYesNo(p, 'isolated');
+  const isolated = propYesNo(p, 'isolated');
   if (isolated) po.isolated = isolated;
   const extra = p.rest();
   if (extra) po.extra = extra;

@@ -1,13 +1,11 @@
 // <interface><source .../>: the connection, by interface type; plus the IP
 // parts (<ip>/<route>, host side inside <source>, guest side on <interface>)
 // and passt's <portForward>. Type, parse and format side by side.
+import { propEnum, propInt, propUInt, propYesNo } from './props.js';
 import { ConfigUnsupportedError, InvalidArgError, XmlError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import type { YesNo } from './common.js';
-import {
-  type IpFamily, ipFamily, ipToBigInt, nonEmpty, parseLongLong10, normalizeIp, normalizeUuid, parseEnum, parseInt10, parseUInt10, parseYesNo,
-  requiredAttr,
-} from './interface-util.js';
+import { type IpFamily, ipFamily, ipToBigInt, nonEmpty, parseLongLong10, normalizeIp, normalizeUuid, requiredAttr } from './interface-util.js';
 
 // ---- <ip> / <route> (virDomainNetIPInfoParseXML / virDomainNetIPInfoFormat) ----
 
@@ -184,7 +182,7 @@ export interface PortForward {
 
 export function parsePortForwards(r: ElementReader): PortForward[] {
   return r.children('portForward').map((p) => {
-    const proto = parseEnum(p, 'proto', NET_PROTOS, true)!;
+    const proto = propEnum(p, 'proto', NET_PROTOS, { required: true })!;
     const pf: PortForward = { proto, range: [] };
     const address = p.attr('address');
     if (address !== undefined) {
@@ -196,10 +194,10 @@ export function parsePortForwards(r: ElementReader): PortForward[] {
     if (dev !== undefined) pf.dev = dev;
     for (const rg of p.children('range')) {
       const range: PortForwardRange = {};
-      const start = parseUInt10(rg, 'start', { nonzero: true });
-      const end = parseUInt10(rg, 'end', { nonzero: true });
-      const to = parseUInt10(rg, 'to', { nonzero: true });
-      const exclude = parseYesNo(rg, 'exclude');
+      const start = propUInt(rg, 'start', { nonzero: true });
+      const end = propUInt(rg, 'end', { nonzero: true });
+      const to = propUInt(rg, 'to', { nonzero: true });
+      const exclude = propYesNo(rg, 'exclude');
       if (start !== undefined) range.start = start;
       if (end !== undefined) range.end = end;
       if (to !== undefined) range.to = to;
@@ -320,18 +318,18 @@ export function parseNetSource(type: string, src: ElementReader | undefined, ctx
       break;
     case 'direct':
       s.dev = requiredAttr(src, 'dev');
-      s.mode = parseEnum(src, 'mode', MACVLAN_MODES) ?? 'vepa';
+      s.mode = propEnum(src, 'mode', MACVLAN_MODES) ?? 'vepa';
       break;
     case 'vhostuser': {
       const t = src.attr('type');
       if (t !== undefined && t !== 'unix') throw new ConfigUnsupportedError(`Type='${t}' unsupported for <interface type='vhostuser'>`);
       s.type = 'unix';
       set('path', src.attr('path'));
-      set('mode', parseEnum(src, 'mode', ['client', 'server'] as const));
+      set('mode', propEnum(src, 'mode', ['client', 'server'] as const));
       const rc = src.child('reconnect');
       if (rc) {
-        const enabled = parseYesNo(rc, 'enabled');
-        const timeout = parseUInt10(rc, 'timeout');
+        const enabled = propYesNo(rc, 'enabled');
+        const timeout = propUInt(rc, 'timeout');
         if (enabled) {
           s.reconnect = { enabled };
           if (timeout !== undefined) s.reconnect.timeout = timeout;
@@ -350,11 +348,11 @@ export function parseNetSource(type: string, src: ElementReader | undefined, ctx
     case 'udp': {
       if (type === 'server') set('address', src.attr('address'));
       else s.address = requiredAttr(src, 'address');
-      s.port = parseInt10(src, 'port', true)!;
+      s.port = propInt(src, 'port', { required: true })!;
       if (type === 'udp') {
         const local = src.child('local');
         if (!local) throw new XmlError("'<local>' element missing for 'udp' socket interface");
-        s.local = { address: requiredAttr(local, 'address'), port: parseInt10(local, 'port', true)! };
+        s.local = { address: requiredAttr(local, 'address'), port: propInt(local, 'port', { required: true })! };
         const extra = local.rest();
         if (extra) s.local.extra = extra;
       }

@@ -1,58 +1,9 @@
-// Small helpers shared by the <interface>/<hostdev> modules: attribute kinds
-// with libvirt's messages (virXMLProp*) and the text forms of MAC, UUID and IP
+// Small helpers shared by the <interface>/<hostdev> modules (attribute readers
+// are in props.ts): the long-long reader, and the text forms of MAC, UUID and IP
 // addresses as libvirt prints them.
 import { isIPv4, isIPv6 } from 'node:net';
 import { XmlError } from '../util/errors.js';
 import type { Attrs, ElementReader, Extra, XmlWriter } from '../util/xml.js';
-import { ON_OFF, type OnOff, YES_NO, type YesNo, parseEnumAttr } from './common.js';
-
-/** virXMLPropTristateBool. */
-export function parseYesNo(r: ElementReader, name: string): YesNo | undefined {
-  return parseEnumAttr(r, name, YES_NO);
-}
-
-/** virXMLPropTristateSwitch. */
-export function parseOnOff(r: ElementReader, name: string): OnOff | undefined {
-  return parseEnumAttr(r, name, ON_OFF);
-}
-
-/** virXMLPropEnum: values[0] is libvirt's "not set" value when `nonzero`, refused like any unknown value. */
-export function parseEnum<T extends string>(r: ElementReader, name: string, values: readonly T[], required = false): T | undefined {
-  return parseEnumAttr(r, name, values, { required });
-}
-
-const U32_MAX = 0xffffffff;
-
-/** virXMLPropUInt with base 10 (and VIR_XML_PROP_NONZERO when asked). */
-export function parseUInt10(r: ElementReader, name: string, opts: { nonzero?: boolean; required?: boolean } = {}): number | undefined {
-  const raw = r.attr(name);
-  if (raw === undefined) {
-    if (opts.required) throw new XmlError(`Missing required attribute '${name}' in element '${r.name}'`);
-    return undefined;
-  }
-  const v = /^\s*\+?[0-9]+$/.test(raw) ? Number(raw.trim()) : NaN;
-  if (!Number.isSafeInteger(v) || v > U32_MAX) {
-    throw new XmlError(`Invalid value for attribute '${name}' in element '${r.name}': '${raw}'. Expected non-negative integer value`);
-  }
-  if (opts.nonzero && v === 0) {
-    throw new XmlError(`Invalid value for attribute '${name}' in element '${r.name}': Zero is not permitted`);
-  }
-  return v;
-}
-
-/** virXMLPropInt with base 10. */
-export function parseInt10(r: ElementReader, name: string, required = false): number | undefined {
-  const raw = r.attr(name);
-  if (raw === undefined) {
-    if (required) throw new XmlError(`Missing required attribute '${name}' in element '${r.name}'`);
-    return undefined;
-  }
-  const v = /^\s*[-+]?[0-9]+$/.test(raw) ? Number(raw.trim()) : NaN;
-  if (!Number.isSafeInteger(v) || v > 0x7fffffff || v < -0x80000000) {
-    throw new XmlError(`Invalid value for attribute '${name}' in element '${r.name}': '${raw}'. Expected integer value`);
-  }
-  return v;
-}
 
 /** virXMLPropLongLong with base 10; kept as decimal text (the range is wider than a JS number's). */
 export function parseLongLong10(r: ElementReader, name: string): string | undefined {

@@ -4,6 +4,7 @@
 // bandwidth, port, ip/route, portForward, script, downscript, backenddomain,
 // target, guest, model, driver, backend, filterref, tune, teaming, link, mtu,
 // coalesce, then the device-info block (boot, alias, rom, acpi, address).
+import { propEnum, propYesNo } from './props.js';
 import { ConfigUnsupportedError, XmlError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlElement, XmlWriter } from '../util/xml.js';
 import type { YesNo } from './common.js';
@@ -25,7 +26,7 @@ import {
   type NetIpInfo, type NetSource, type PortForward, formatNetIpInfo, formatNetSource, formatPortForwards, parseNetIpInfo,
   parseNetSource, parsePortForwards,
 } from './interface-source.js';
-import { emitEmpty, isAllZeroMac, nonEmpty, parseEnum, parseMacAddress, parseYesNo } from './interface-util.js';
+import { emitEmpty, isAllZeroMac, nonEmpty, parseMacAddress } from './interface-util.js';
 import { type Teaming, formatTeaming, parseTeaming, validateNetTeaming } from './teaming.js';
 import { registerDeviceValidator } from './validate.js';
 
@@ -121,10 +122,10 @@ function oneAttr(r: ElementReader, name: string, attr: string): { value: string;
 
 /** virDomainNetDefParseXML */
 export function parseInterface(r: ElementReader, ctx: ParseContext): Interface {
-  const type = parseEnum(r, 'type', NET_TYPES) ?? 'user';
+  const type = propEnum(r, 'type', NET_TYPES) ?? 'user';
   const ignored: string[] = [];
   const net: Interface = { kind: 'interface', type, portForward: [], info: {} };
-  const trust = parseYesNo(r, 'trustGuestRxFilters');
+  const trust = propYesNo(r, 'trustGuestRxFilters');
   if (trust) net.trustGuestRxFilters = trust;
 
   const modelEl = r.child('model');
@@ -167,7 +168,7 @@ export function parseInterface(r: ElementReader, ctx: ParseContext): Interface {
   if (target) {
     net.target = {};
     const dev = target.attr('dev');
-    const managed = parseYesNo(target, 'managed');
+    const managed = propYesNo(target, 'managed');
     if (managed) net.target.managed = managed;
     if (dev !== undefined) {
       if (ctx.inactive && managed !== 'no' && GENERATED_TARGET_PREFIXES.some((p) => dev.startsWith(p))) ignored.push('target/@dev');
@@ -213,8 +214,8 @@ export function parseInterface(r: ElementReader, ctx: ParseContext): Interface {
       const a = parseMacAddress(address);
       if (!isAllZeroMac(a)) mac.address = a;
     }
-    const macType = parseEnum(macEl, 'type', NET_MAC_TYPES);
-    const check = parseYesNo(macEl, 'check');
+    const macType = propEnum(macEl, 'type', NET_MAC_TYPES);
+    const check = propYesNo(macEl, 'check');
     if (macType) mac.type = macType;
     if (check) mac.check = check;
     const extra = macEl.rest();
