@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import { waitForExit } from '../../src/qemu/process.js';
 import { DomainStore } from '../../src/qemu/store.js';
 import { isProcessAlive } from '../../src/util/proc.js';
+import { stopLeftovers } from '../helpers/qemu-env.js';
 import { runCliProcess } from '../helpers/cli.js';
 import { QEMU_BINARY } from '../helpers/qemu-spawn.js';
 
@@ -31,11 +32,7 @@ before(() => {
   store = DomainStore.open({ stateDir, env: {} });
 });
 after(async () => {
-  for (const s of store.listStatuses()) {
-    if (s.state === 'shutoff') continue;
-    await cli('destroy', s.name).catch(() => undefined);
-    if (s.pid && isProcessAlive(s.pid, s.pidStart)) process.kill(s.pid, 'SIGKILL');
-  }
+  await stopLeftovers(store, (name) => cli('destroy', name));
   rmSync(dir, { recursive: true, force: true });
 });
 

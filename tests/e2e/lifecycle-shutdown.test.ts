@@ -12,6 +12,7 @@ import { QemuDriver } from '../../src/qemu/driver.js';
 import { ensureGuestImage, writeNewcCpio, type CpioEntry } from '../../src/qemu/guest-image.js';
 import { Monitor } from '../../src/qemu/monitor.js';
 import { isProcessAlive } from '../../src/util/proc.js';
+import { stopLeftovers } from '../helpers/qemu-env.js';
 import { QEMU_BINARY } from '../helpers/qemu-spawn.js';
 
 const INIT = `#!/bin/busybox sh
@@ -58,11 +59,7 @@ before(async () => {
   }
 });
 after(async () => {
-  for (const s of driver.store.listStatuses()) {
-    if (s.state === 'shutoff') continue;
-    await driver.destroy(s.name).catch(() => undefined);
-    if (s.pid && isProcessAlive(s.pid, s.pidStart)) process.kill(s.pid, 'SIGKILL');
-  }
+  await stopLeftovers(driver.store, (name) => driver.destroy(name));
   rmSync(dir, { recursive: true, force: true });
 });
 

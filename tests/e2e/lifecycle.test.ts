@@ -9,6 +9,7 @@ import { Monitor } from '../../src/qemu/monitor.js';
 import { QemuDriver } from '../../src/qemu/driver.js';
 import { waitForExit } from '../../src/qemu/process.js';
 import { isProcessAlive } from '../../src/util/proc.js';
+import { stopLeftovers } from '../helpers/qemu-env.js';
 import { QEMU_BINARY } from '../helpers/qemu-spawn.js';
 
 export const domainXml = (name: string, extra = '') => `<domain type='qemu'>
@@ -27,12 +28,7 @@ before(() => {
   driver = QemuDriver.open({ stateDir: path.join(dir, 'state'), qemuBinary: QEMU_BINARY });
 });
 after(async () => {
-  // Whatever a failed test left running: destroy through the driver, then SIGKILL any pid left.
-  for (const s of driver.store.listStatuses()) {
-    if (s.state === 'shutoff') continue;
-    await driver.destroy(s.name).catch(() => undefined);
-    if (s.pid && isProcessAlive(s.pid, s.pidStart)) process.kill(s.pid, 'SIGKILL');
-  }
+  await stopLeftovers(driver.store, (name) => driver.destroy(name));
   rmSync(dir, { recursive: true, force: true });
 });
 

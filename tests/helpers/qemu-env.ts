@@ -9,6 +9,8 @@ import path from 'node:path';
 import { probeAccel, type Accel } from '../../src/qemu/accel.js';
 import { ensureGuestImage, type GuestImage } from '../../src/qemu/guest-image.js';
 import { VmPool } from './failover-vm.js';
+import type { DomainStore } from '../../src/qemu/store.js';
+import { isProcessAlive } from '../../src/util/proc.js';
 
 /** false when `binary` is on PATH, else the skip reason; in CI a missing QEMU throws. */
 export function qemuSkip(binary = 'qemu-system-x86_64'): false | string {
@@ -39,4 +41,16 @@ export function useVmEnv(prefix: string, skip: false | string): VmEnv {
     if (env.work) await rm(env.work, { recursive: true, force: true });
   });
   return env;
+}
+
+/**
+ * For after() hooks: whatever a failed test left running is destroyed through
+ * `destroy` (driver or CLI), then any pid still alive is SIGKILLed.
+ */
+export async function stopLeftovers(store: Pick<DomainStore, 'listStatuses'>, destroy: (name: string) => Promise<unknown>): Promise<void> {
+  for (const s of store.listStatuses()) {
+    if (s.state === 'shutoff') continue;
+    await destroy(s.name).catch(() => undefined);
+    if (s.pid && isProcessAlive(s.pid, s.pidStart)) process.kill(s.pid, 'SIGKILL');
+  }
 }
