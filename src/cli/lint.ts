@@ -2,7 +2,7 @@
 // Exit 0 clean, 1 errors, 2 warnings only.
 import type { Command } from 'commander';
 import { readFileBounded } from '../util/fs.js';
-import { parseXml } from '../util/xml.js';
+import { parseXml, type XmlElement } from '../util/xml.js';
 import { isVirtFailoverError } from '../util/errors.js';
 import { lintDomainXml, type LintFinding, type LintOptions } from '../qemu/lint.js';
 import { type CliIo, printJson } from './io.js';
@@ -18,21 +18,27 @@ export interface LintResult {
   warnings: number;
 }
 
-export async function lintFile(file: string, opts: LintOptions = {}): Promise<LintResult> {
-  let findings: LintFinding[];
-  try {
-    const root = parseXml(await readFileBounded(file), { source: file });
-    findings = lintDomainXml(root, opts);
-  } catch (e) {
-    if (!isVirtFailoverError(e)) throw e;
-    findings = [{ severity: 'error', rule: 'unreadable', path: '/', message: e.message }];
-  }
+/** The result of linting one document: its findings and their counts. */
+export function lintResult(file: string, findings: LintFinding[]): LintResult {
   return {
     file,
     findings,
     errors: findings.filter((f) => f.severity === 'error').length,
     warnings: findings.filter((f) => f.severity === 'warning').length,
   };
+}
+
+/** Reads `file` once; an unreadable or unparsable file is one error finding. */
+export async function lintFile(file: string, cmdOpts: LintCliOptions = {}): Promise<LintResult> {
+  let findings: LintFinding[];
+  try {
+    const root = parseXml(await readFileBounded(file), { source: file });
+    findings = lintDomainXml(root, await lintOptionsFor(root, cmdOpts));
+  } catch (e) {
+    if (!isVirtFailoverError(e)) throw e;
+    findings = [{ severity: 'error', rule: 'unreadable', path: '/', message: e.message }];
+  }
+  return lintResult(file, findings);
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -54,13 +60,18 @@ export function lintExitCode(results: LintResult[]): number {
  * Placement rules need the addresses libvirt would assign: post-parse with
  * --caps, or with a (cached) probe of the domain's emulator unless --no-probe.
  */
-async function lintOptionsFor(file: string, cmdOpts: { caps?: string; probe?: boolean }): Promise<LintOptions> {
+interface LintCliOptions {
+  caps?: string;
+  probe?: boolean;
+}
+
+async function lintOptionsFor(root: XmlElement, cmdOpts: LintCliOptions): Promise<LintOptions> {
   if (!cmdOpts.caps && cmdOpts.probe === false) return {};
   let emulator: string | undefined;
   try {
-    emulator = findEmulator(parseDomain(parseXml(await readFileBounded(file), { source: file }), { inactive: true }).devices);
+    emulator = findEmulator(parseDomain(root, { inactive: true }).devices);
   } catch {
-    return {}; // lintFile reports why the file is unusable
+    return {}; // lintDomainXml reports why libvirt rejects it
   }
   try {
     const caps = await capsFor({ caps: cmdOpts.caps, emulator });
@@ -78,9 +89,9 @@ export function registerLint(program: Command, io: CliIo, setExit: (code: number
     .argument('<file...>', 'domain XML files')
     .option('--caps <file>', "libvirt QEMU capabilities XML to assign addresses with (default: probe the domain's emulator)")
     .option('--no-probe', 'do not probe QEMU; check only addresses written in the XML')
-    .action(async (files: string[], cmdOpts: { caps?: string; probe?: boolean }) => {
+    .action(async (files: string[], cmdOpts: LintCliOptions) => {
       const results: LintResult[] = [];
-      for (const f of files) results.push(await lintFile(f, await lintOptionsFor(f, cmdOpts)));
+      for (const f of files) results.push(await lintFile(f, cmdOpts));
       if (io.json) printJson(io, results);
       else for (const r of results) io.out(renderLintHuman(r));
       setExit(lintExitCode(results));

@@ -6,7 +6,7 @@ import { decodeXmlBytes, parseXml } from '../util/xml.js';
 import { addFailoverPair } from '../qemu/pair.js';
 import { lintDomainXml } from '../qemu/lint.js';
 import { type CliIo, printJson } from './io.js';
-import { lintExitCode, renderLintHuman, type LintResult } from './lint.js';
+import { lintExitCode, lintResult, renderLintHuman } from './lint.js';
 
 interface Options {
   vf: string;
@@ -33,12 +33,7 @@ export function registerPair(program: Command, io: CliIo, setExit: (code: number
       const base = opts.into ? decodeXmlBytes(await readFileBounded(opts.into), opts.into) : undefined;
       const xml = addFailoverPair(base, opts, opts.name);
       const findings = lintDomainXml(parseXml(xml, { source: 'pair' }));
-      const result: LintResult = {
-        file: opts.into ?? 'pair',
-        findings,
-        errors: findings.filter((f) => f.severity === 'error').length,
-        warnings: findings.filter((f) => f.severity === 'warning').length,
-      };
+      const result = lintResult(opts.into ?? 'pair', findings);
       if (io.json) printJson(io, { xml, lint: result });
       else {
         io.out(xml);

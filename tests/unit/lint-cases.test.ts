@@ -9,7 +9,7 @@ import { postParseDomain } from '../../src/qemu/postparse.js';
 import { assertGolden } from '../helpers/golden.js';
 import { parseXml } from '../../src/util/xml.js';
 import { lintDomainXml, type LintOptions } from '../../src/qemu/lint.js';
-import { lintExitCode, renderLintHuman, type LintResult } from '../../src/cli/lint.js';
+import { lintExitCode, lintResult, renderLintHuman } from '../../src/cli/lint.js';
 
 const dir = path.join(testDataDir, 'lint');
 const caps = existsSync(path.join(corpusDir, 'qemucaps')) ? await loadLibvirtCaps(path.join(corpusDir, 'qemucaps', 'caps_10.0.0_x86_64.xml')) : undefined;
@@ -20,12 +20,7 @@ if (caps) modes.push(['post-parsed', { postParse: (d) => postParseDomain(d, caps
 for (const f of readdirSync(dir).filter((x) => x.endsWith('.xml')).sort()) for (const [mode, opts, ext] of modes) {
   test(`lint (${mode}): ${f}`, () => {
     const findings = lintDomainXml(parseXml(readFileSync(path.join(dir, f)), { source: f }), opts);
-    const result: LintResult = {
-      file: f,
-      findings,
-      errors: findings.filter((x) => x.severity === 'error').length,
-      warnings: findings.filter((x) => x.severity === 'warning').length,
-    };
+    const result = lintResult(f, findings);
     assertGolden(renderLintHuman(result) + `exit ${lintExitCode([result])}\n`, path.join(dir, f.replace(/\.xml$/, ext)));
   });
 }
