@@ -8,10 +8,10 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { corpusDir, repoRoot } from '../tests/helpers/paths.js';
 import { parseDomainXml } from '../src/conf/domain.js';
-import { loadLibvirtCaps } from '../src/qemu/caps.js';
-import { postParseDomain } from '../src/qemu/postparse.js';
-import { buildCommandLine } from '../src/qemu/command.js';
-import { loadNetworkResolver } from '../src/qemu/network-resolve.js';
+import { loadLibvirtCaps } from '../src/qemu/caps/caps.js';
+import { postParseDomain } from '../src/qemu/postparse/postparse.js';
+import { buildCommandLine } from '../src/qemu/command/command.js';
+import { loadNetworkResolver } from '../src/qemu/command/network-resolve.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const example = path.join(repoRoot, 'examples', 'failover-pair.xml');

@@ -1,7 +1,7 @@
 // Shared by the domain verbs (define, start, list, ...): opening the driver for the
 // --state-dir in effect, and virsh's output conventions.
 import type { Command } from 'commander';
-import { QemuDriver } from '../qemu/driver.js';
+import { QemuDriver } from '../qemu/driver/driver.js';
 import { NoDomainError, isVirtFailoverError } from '../util/errors.js';
 import type { CliIo } from './io.js';
 

@@ -11,8 +11,8 @@ import {
   renderProgressLine,
   renderSummary,
   renderTimeline,
-} from '../qemu/migration.js';
-import type { MigrationProgress } from '../qemu/migration.js';
+} from '../qemu/migration/migration.js';
+import type { MigrationProgress } from '../qemu/migration/migration.js';
 import { InvalidArgError, NoDomainError, OperationUnsupportedError } from '../util/errors.js';
 import { openDriver, printVirsh } from './domain-common.js';
 import { type CliIo, printJson } from './io.js';

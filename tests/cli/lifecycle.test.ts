@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { DomainStore } from '../../src/qemu/store.js';
+import { DomainStore } from '../../src/qemu/driver/store.js';
 import { runCliProcess } from '../helpers/cli.js';
 
 let dir = '';

@@ -8,10 +8,10 @@ import path from 'node:path';
 import { corpusAvailable, corpusDir } from '../helpers/paths.js';
 import { ConformanceSummary } from '../helpers/conformance.js';
 import { parseDomainXml } from '../../src/conf/domain.js';
-import { loadLibvirtCaps } from '../../src/qemu/caps-libvirt.js';
-import type { QemuCaps } from '../../src/qemu/caps-model.js';
-import { buildCommandLine, renderArgsFile } from '../../src/qemu/command.js';
-import { loadNetworkResolver, type NetworkResolver } from '../../src/qemu/network-resolve.js';
+import { loadLibvirtCaps } from '../../src/qemu/caps/libvirt-xml.js';
+import type { QemuCaps } from '../../src/qemu/caps/model.js';
+import { buildCommandLine, renderArgsFile } from '../../src/qemu/command/command.js';
+import { loadNetworkResolver, type NetworkResolver } from '../../src/qemu/command/network-resolve.js';
 
 /** Cases whose output we knowingly do not reproduce, with the reason. */
 const KNOWN_DEVIATIONS: Record<string, string> = {};

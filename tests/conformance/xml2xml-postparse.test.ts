@@ -10,11 +10,11 @@ import { corpusAvailable, corpusDir } from '../helpers/paths.js';
 import { ConformanceSummary } from '../helpers/conformance.js';
 import { formatDomain, parseDomainXml } from '../../src/conf/domain.js';
 import { validateDomain } from '../../src/conf/validate.js';
-import { loadLibvirtCaps } from '../../src/qemu/caps.js';
-import type { QemuCaps } from '../../src/qemu/caps-model.js';
-import { postParseDomain } from '../../src/qemu/postparse.js';
-import { validateDomainForQemu } from '../../src/qemu/validate.js';
-import { validateDeviceAddressesForQemu } from '../../src/qemu/validate-address.js';
+import { loadLibvirtCaps } from '../../src/qemu/caps/caps.js';
+import type { QemuCaps } from '../../src/qemu/caps/model.js';
+import { postParseDomain } from '../../src/qemu/postparse/postparse.js';
+import { validateDomainForQemu } from '../../src/qemu/postparse/validate.js';
+import { validateDeviceAddressesForQemu } from '../../src/qemu/postparse/validate-address.js';
 
 /**
  * Outputs we do not reproduce, each with the reason. The runner has no other

@@ -16,8 +16,8 @@ import {
   supportsFailover,
   type QemuAccel,
   type QemuLauncher,
-} from '../../src/qemu/caps.js';
-import { launchProbeProcess } from '../../src/qemu/caps-probe.js';
+} from '../../src/qemu/caps/caps.js';
+import { launchProbeProcess } from '../../src/qemu/caps/probe.js';
 
 const QEMU = process.env.VIRT_FAILOVER_QEMU ?? '/usr/bin/qemu-system-x86_64';
 const have = existsSync(QEMU);

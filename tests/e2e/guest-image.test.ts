@@ -16,9 +16,9 @@ import {
   type ConsoleLine,
   type GuestImage,
   type GuestMode,
-} from '../../src/qemu/guest-image.js';
-import type { GuestEvent } from '../../src/qemu/guest-init.js';
-import { probeAccel } from '../../src/qemu/accel.js';
+} from '../../src/testbed/guest-image.js';
+import type { GuestEvent } from '../../src/testbed/guest-init.js';
+import { probeAccel } from '../../src/testbed/accel.js';
 import { qemuSkip } from '../helpers/qemu-env.js';
 
 const QEMU = 'qemu-system-x86_64';

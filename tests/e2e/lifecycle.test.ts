@@ -5,9 +5,9 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { Monitor } from '../../src/qemu/monitor.js';
-import { QemuDriver } from '../../src/qemu/driver.js';
-import { waitForExit } from '../../src/qemu/process.js';
+import { Monitor } from '../../src/qemu/monitor/monitor.js';
+import { QemuDriver } from '../../src/qemu/driver/driver.js';
+import { waitForExit } from '../../src/qemu/driver/process.js';
 import { isProcessAlive } from '../../src/util/proc.js';
 import { stopLeftovers } from '../helpers/qemu-env.js';
 import { QEMU_BINARY } from '../helpers/qemu-spawn.js';
@@ -153,8 +153,8 @@ test('QEMU that dies at start: libvirt-style error with its stderr, shut off (fa
   const fake = path.join(dir, 'fake-qemu.sh');
   writeFileSync(fake, '#!/bin/sh\necho "fake-qemu: cannot start: $1 $2" >&2\nexit 1\n');
   chmodSync(fake, 0o755);
-  const realCaps = (await import('../../src/qemu/caps-probe.js')).probeQemuCaps;
-  const which = (await import('../../src/qemu/process.js')).resolveExecutable(QEMU_BINARY);
+  const realCaps = (await import('../../src/qemu/caps/probe.js')).probeQemuCaps;
+  const which = (await import('../../src/qemu/driver/process.js')).resolveExecutable(QEMU_BINARY);
   const d2 = QemuDriver.open({ stateDir: path.join(dir, 'state'), probeCaps: () => realCaps(which) });
   await d2.define(domainXml('life6', `<emulator>${fake}</emulator>`));
   await assert.rejects(d2.start('life6'), {

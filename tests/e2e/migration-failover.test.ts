@@ -11,7 +11,7 @@ import {
   renderSummary,
   type MigrationProgress,
   type TimelineEntry,
-} from '../../src/qemu/migration.js';
+} from '../../src/qemu/migration/migration.js';
 import { OperationInvalidError } from '../../src/util/errors.js';
 import { expectLine, PAIR, promptPings, QEMU, waitReady, type Vm } from '../helpers/failover-vm.js';
 import { qemuSkip, useVmEnv } from '../helpers/qemu-env.js';

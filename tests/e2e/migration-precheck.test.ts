@@ -3,7 +3,7 @@
 // Each is a warning, or a refusal before any destination starts with requireFailover.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { migrateFailover, pciQdevIds, type TimelineEntry } from '../../src/qemu/migration.js';
+import { migrateFailover, pciQdevIds, type TimelineEntry } from '../../src/qemu/migration/migration.js';
 import { OperationInvalidError } from '../../src/util/errors.js';
 import { PAIR, QEMU, waitReady, type Vm } from '../helpers/failover-vm.js';
 import { qemuSkip, useVmEnv } from '../helpers/qemu-env.js';

@@ -3,7 +3,7 @@
 // reports cancelled and re-plugs the primary. The guest must still run on the source. (~45 s under TCG)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { migrateFailover, MigrationFailedError, pciQdevIds, type TimelineEntry } from '../../src/qemu/migration.js';
+import { migrateFailover, MigrationFailedError, pciQdevIds, type TimelineEntry } from '../../src/qemu/migration/migration.js';
 import { PAIR, promptPings, QEMU, waitReady } from '../helpers/failover-vm.js';
 import { qemuSkip, useVmEnv } from '../helpers/qemu-env.js';
 

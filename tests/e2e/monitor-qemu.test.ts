@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { after, test } from 'node:test';
-import { Monitor, QmpCommandError, QmpDisconnectedError } from '../../src/qemu/monitor.js';
+import { Monitor, QmpCommandError, QmpDisconnectedError } from '../../src/qemu/monitor/monitor.js';
 import { spawnQemu, type SpawnedQemu } from '../helpers/qemu-spawn.js';
 
 const spawned: SpawnedQemu[] = [];

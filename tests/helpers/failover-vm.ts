@@ -5,12 +5,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod } from 'node:fs/promises';
 import path from 'node:path';
-import type { Accel } from '../../src/qemu/accel.js';
-import { GuestConsole, guestKernelArgs, type ConsoleLine, type GuestImage, type GuestMode } from '../../src/qemu/guest-image.js';
-import type { GuestEvent } from '../../src/qemu/guest-init.js';
-import { processDestinationLauncher, type ProcessDestination } from '../../src/qemu/migration.js';
-import { Monitor } from '../../src/qemu/monitor.js';
-import { waitForSocket } from '../../src/qemu/monitor-socket.js';
+import type { Accel } from '../../src/testbed/accel.js';
+import { GuestConsole, guestKernelArgs, type ConsoleLine, type GuestImage, type GuestMode } from '../../src/testbed/guest-image.js';
+import type { GuestEvent } from '../../src/testbed/guest-init.js';
+import { processDestinationLauncher, type ProcessDestination } from '../../src/qemu/migration/migration.js';
+import { Monitor } from '../../src/qemu/monitor/monitor.js';
+import { waitForSocket } from '../../src/qemu/monitor/socket.js';
 
 export const QEMU = process.env.VIRT_FAILOVER_QEMU ?? 'qemu-system-x86_64';
 export const PAIR = { id: 'primary0', standbyId: 'standby0' } as const;

@@ -2,7 +2,7 @@
 // destination monitors that replay a recorded QMP event script (tests/data/migration/*.json). Nothing
 // waits on real time: the driver advances the clock to the next scheduled thing once the code under
 // test has gone idle (all microtasks and immediates drained).
-import type { DestinationHandle, MigrationEvent, MigrationMonitor, MigrationTimers } from '../../src/qemu/migration.js';
+import type { DestinationHandle, MigrationEvent, MigrationMonitor, MigrationTimers } from '../../src/qemu/migration/migration.js';
 
 type Json = Record<string, unknown>;
 

@@ -6,10 +6,10 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { probeAccel, type Accel } from '../../src/qemu/accel.js';
-import { ensureGuestImage, type GuestImage } from '../../src/qemu/guest-image.js';
+import { probeAccel, type Accel } from '../../src/testbed/accel.js';
+import { ensureGuestImage, type GuestImage } from '../../src/testbed/guest-image.js';
 import { VmPool } from './failover-vm.js';
-import type { DomainStore } from '../../src/qemu/store.js';
+import type { DomainStore } from '../../src/qemu/driver/store.js';
 import { isProcessAlive } from '../../src/util/proc.js';
 
 /** false when `binary` is on PATH, else the skip reason; in CI a missing QEMU throws. */

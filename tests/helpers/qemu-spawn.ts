@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { waitForSocket } from '../../src/qemu/monitor-socket.js';
+import { waitForSocket } from '../../src/qemu/monitor/socket.js';
 
 export const QEMU_BINARY = process.env.VIRT_FAILOVER_QEMU ?? 'qemu-system-x86_64';
 

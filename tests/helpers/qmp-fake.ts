@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import path from 'node:path';
-import { LineSplitter } from '../../src/qemu/monitor-lines.js';
+import { LineSplitter } from '../../src/qemu/monitor/lines.js';
 
 export type Json = Record<string, unknown>;
 

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { accelProbeArgs, probeAccel, type AccelProbeDeps, type BootProbeRequest } from '../../src/qemu/accel.js';
-import type { GuestImage } from '../../src/qemu/guest-image.js';
+import { accelProbeArgs, probeAccel, type AccelProbeDeps, type BootProbeRequest } from '../../src/testbed/accel.js';
+import type { GuestImage } from '../../src/testbed/guest-image.js';
 import { InvalidArgError } from '../../src/util/errors.js';
 
 const image: GuestImage = {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDomainXml } from '../../src/conf/domain.js';
 import { deviceName } from '../../src/conf/devices.js';
-import { assignAliases, diskNameToIndex } from '../../src/qemu/aliases.js';
+import { assignAliases, diskNameToIndex } from '../../src/qemu/command/aliases.js';
 
 const names: [string, number][] = [['vda', 0], ['hdc', 2], ['sdz', 25], ['sdaa', 26], ['sdab', 27], ['sdba', 52], ['vda1', 0], ['xvdb', 1], ['foo', -1]];
 for (const [dev, idx] of names) test(`diskNameToIndex(${dev}) = ${idx}`, () => assert.equal(diskNameToIndex(dev), idx));

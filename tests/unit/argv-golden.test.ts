@@ -7,9 +7,9 @@ import path from 'node:path';
 import { corpusAvailable, corpusDir, testDataDir } from '../helpers/paths.js';
 import { assertGolden, regenerate } from '../helpers/golden.js';
 import { parseDomainXml } from '../../src/conf/domain.js';
-import { loadLibvirtCaps } from '../../src/qemu/caps-libvirt.js';
-import { type BuildOptions, buildCommandLine, renderArgsFile } from '../../src/qemu/command.js';
-import { loadNetworkResolver } from '../../src/qemu/network-resolve.js';
+import { loadLibvirtCaps } from '../../src/qemu/caps/libvirt-xml.js';
+import { type BuildOptions, buildCommandLine, renderArgsFile } from '../../src/qemu/command/command.js';
+import { loadNetworkResolver } from '../../src/qemu/command/network-resolve.js';
 
 const dir = path.join(testDataDir, 'argv');
 

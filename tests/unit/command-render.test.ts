@@ -2,8 +2,8 @@
 // one shell line) and the property encodings (JSON, QEMU key=value).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renderArgsFile, renderArgvLines, renderShellLine, shellQuote } from '../../src/qemu/command-render.js';
-import { escapeComma, propsToJson, propsToKeyval } from '../../src/qemu/command-props.js';
+import { renderArgsFile, renderArgvLines, renderShellLine, shellQuote } from '../../src/qemu/command/render.js';
+import { escapeComma, propsToJson, propsToKeyval } from '../../src/qemu/command/props.js';
 
 const quoting: [string, string][] = [
   ['plain', 'plain'],

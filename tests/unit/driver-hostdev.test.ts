@@ -10,8 +10,8 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { parseDomainXml } from '../../src/conf/domain.js';
 import { type CommandRunner, readPciDevice } from '../../src/host/index.js';
-import type { QemuCaps } from '../../src/qemu/caps-model.js';
-import { QemuDriver } from '../../src/qemu/driver.js';
+import type { QemuCaps } from '../../src/qemu/caps/model.js';
+import { QemuDriver } from '../../src/qemu/driver/driver.js';
 import {
   type HostdevClaim,
   type HostdevHostOptions,
@@ -21,8 +21,8 @@ import {
   recordedHostdevs,
   releaseHostdevs,
   wantedHostdevs,
-} from '../../src/qemu/driver-hostdev.js';
-import { localMigrationBlocker } from '../../src/qemu/driver-migrate.js';
+} from '../../src/qemu/driver/hostdev.js';
+import { localMigrationBlocker } from '../../src/qemu/driver/migrate.js';
 import { ConfigUnsupportedError, OperationInvalidError, OperationUnsupportedError, SystemError } from '../../src/util/errors.js';
 import { CONVENTIONAL, type FakeSysfs, VF0, VF1, buildFakeSysfs, fakeKernel } from '../helpers/fake-sysfs.js';
 
@@ -369,6 +369,6 @@ test('driver: a domain without PCI hostdevs starts and stops without touching th
 
 /** Waits for a killed child to be reaped (its exit is seen through /proc). */
 async function waitGone(pid: number): Promise<void> {
-  const { waitForExit } = await import('../../src/qemu/process.js');
+  const { waitForExit } = await import('../../src/qemu/driver/process.js');
   assert.ok(await waitForExit(pid, undefined, { timeoutMs: 5000, pollIntervalMs: 5 }));
 }

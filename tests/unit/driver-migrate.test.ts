@@ -9,9 +9,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseDomainXml } from '../../src/conf/domain.js';
 import { parseUnplugTimeout, progressPrinter } from '../../src/cli/migrate.js';
-import type { QemuCaps } from '../../src/qemu/caps-model.js';
-import { QemuDriver } from '../../src/qemu/driver.js';
-import { comparableArgs, failoverPrimaries, localMigrationBlocker, migrationBlocker } from '../../src/qemu/driver-migrate.js';
+import type { QemuCaps } from '../../src/qemu/caps/model.js';
+import { QemuDriver } from '../../src/qemu/driver/driver.js';
+import { comparableArgs, failoverPrimaries, localMigrationBlocker, migrationBlocker } from '../../src/qemu/driver/migrate.js';
 import { readProcStat } from '../../src/util/proc.js';
 import { NoDomainError, OperationFailedError, OperationInvalidError, OperationUnsupportedError } from '../../src/util/errors.js';
 

@@ -13,14 +13,14 @@ import {
   parseGuestLine,
   renderInitScript,
   type GuestEvent,
-} from '../../src/qemu/guest-init.js';
+} from '../../src/testbed/guest-init.js';
 import {
   ensureGuestImage,
   GUEST_MODULES,
   parseModulesDep,
   resolveLoadOrder,
   writeNewcCpio,
-} from '../../src/qemu/guest-image.js';
+} from '../../src/testbed/guest-image.js';
 import { SystemError } from '../../src/util/errors.js';
 
 const execFileP = promisify(execFile);

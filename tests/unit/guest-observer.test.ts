@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { analyzeGuestOutage, marksFromTimeline, phaseTimes, type MigrationMarks, type ObservedLine } from '../../src/qemu/guest-observer.js';
-import type { TimelineEntry } from '../../src/qemu/migration-phases.js';
+import { analyzeGuestOutage, marksFromTimeline, phaseTimes, type MigrationMarks, type ObservedLine } from '../../src/testbed/guest-observer.js';
+import type { TimelineEntry } from '../../src/qemu/migration/phases.js';
 import { assertGolden } from '../helpers/golden.js';
 import { testDataDir } from '../helpers/paths.js';
 

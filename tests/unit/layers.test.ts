@@ -11,7 +11,9 @@ const ALLOWED: Record<string, string[]> = {
   conf: ['util'],
   host: ['conf', 'util'],
   qemu: ['host', 'conf', 'util'],
-  cli: ['qemu', 'host', 'conf', 'util'],
+  lint: ['qemu', 'host', 'conf', 'util'],
+  testbed: ['qemu', 'host', 'conf', 'util'],
+  cli: ['lint', 'testbed', 'qemu', 'host', 'conf', 'util'],
 };
 
 function files(dir: string): string[] {

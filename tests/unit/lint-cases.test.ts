@@ -4,11 +4,11 @@ import { test } from 'node:test';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { corpusDir, testDataDir } from '../helpers/paths.js';
-import { loadLibvirtCaps } from '../../src/qemu/caps.js';
-import { postParseDomain } from '../../src/qemu/postparse.js';
+import { loadLibvirtCaps } from '../../src/qemu/caps/caps.js';
+import { postParseDomain } from '../../src/qemu/postparse/postparse.js';
 import { assertGolden } from '../helpers/golden.js';
 import { parseXml } from '../../src/util/xml.js';
-import { lintDomainXml, type LintOptions } from '../../src/qemu/lint.js';
+import { lintDomainXml, type LintOptions } from '../../src/lint/lint.js';
 import { lintExitCode, lintResult, renderLintHuman } from '../../src/cli/lint.js';
 
 const dir = path.join(testDataDir, 'lint');

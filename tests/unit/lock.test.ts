@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
-import { acquireLock, readLockOwner, tryAcquireLock } from '../../src/qemu/lock.js';
+import { acquireLock, readLockOwner, tryAcquireLock } from '../../src/qemu/driver/lock.js';
 import { selfStartTime } from '../../src/util/proc.js';
 import { repoRoot } from '../helpers/paths.js';
 
@@ -79,7 +79,7 @@ test('waitMs: acquired when the owner lets go (directory event), busy after the 
 
 /** Starts `n` processes that race for the lock; each prints won/busy and holds until stdin closes. */
 async function race(file: string, n: number): Promise<{ won: number; busy: number }> {
-  const lockUrl = pathToFileURL(path.join(repoRoot, 'dist', 'src', 'qemu', 'lock.js')).href;
+  const lockUrl = pathToFileURL(path.join(repoRoot, 'dist', 'src', 'qemu', 'driver', 'lock.js')).href;
   const code = `
     import { acquireLock } from ${JSON.stringify(lockUrl)};
     try {

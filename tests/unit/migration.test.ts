@@ -24,7 +24,7 @@ import {
   type MigrationProgress,
   type MigrationResult,
   type TimelineEntry,
-} from '../../src/qemu/migration.js';
+} from '../../src/qemu/migration/migration.js';
 import { InternalError, OperationFailedError, OperationInvalidError } from '../../src/util/errors.js';
 import { fakePci, fakeWorld, type Scenario } from '../helpers/migration-fake.js';
 import { testDataDir } from '../helpers/paths.js';

@@ -11,7 +11,7 @@ import {
   QmpProtocolError,
   QmpStateError,
   QmpTimeoutError,
-} from '../../src/qemu/monitor-errors.js';
+} from '../../src/qemu/monitor/errors.js';
 
 const rows: { make: () => Error & { code: string }; name: string; code: string; message: string }[] = [
   {

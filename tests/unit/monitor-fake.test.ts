@@ -14,7 +14,7 @@ import {
   QmpProtocolError,
   QmpStateError,
   QmpTimeoutError,
-} from '../../src/qemu/monitor.js';
+} from '../../src/qemu/monitor/monitor.js';
 
 import { FakeConn, GREETING, ev, withFake as withFakeIn, type Json } from '../helpers/qmp-fake.js';
 

@@ -1,8 +1,8 @@
 // QMP line framing, one row per way QEMU's output can be cut into chunks.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LineSplitter, QMP_MAX_LINE_BYTES } from '../../src/qemu/monitor-lines.js';
-import { QmpProtocolError } from '../../src/qemu/monitor-errors.js';
+import { LineSplitter, QMP_MAX_LINE_BYTES } from '../../src/qemu/monitor/lines.js';
+import { QmpProtocolError } from '../../src/qemu/monitor/errors.js';
 
 const snowman = Buffer.from('\u2603'); // 3 bytes
 const cases: { name: string; chunks: (string | Buffer)[]; lines: string[]; buffered?: number; max?: number }[] = [

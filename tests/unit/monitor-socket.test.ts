@@ -5,7 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { waitForSocket } from '../../src/qemu/monitor-socket.js';
+import { waitForSocket } from '../../src/qemu/monitor/socket.js';
 
 let dir: string;
 const servers: net.Server[] = [];

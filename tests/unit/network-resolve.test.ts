@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   DirNetworkResolver, actualTypeForForward, parseNetworkPortXml, parseNetworkXml,
-} from '../../src/qemu/network-resolve.js';
+} from '../../src/qemu/command/network-resolve.js';
 
 const pool = `<network><name>pool</name>
   <forward mode='hostdev' managed='yes'>

@@ -9,8 +9,8 @@ import { testDataDir } from '../helpers/paths.js';
 import { assertGolden } from '../helpers/golden.js';
 import { parseXml } from '../../src/util/xml.js';
 import { isVirtFailoverError } from '../../src/util/errors.js';
-import { addFailoverPair, type PairOptions } from '../../src/qemu/pair.js';
-import { lintDomainXml } from '../../src/qemu/lint.js';
+import { addFailoverPair, type PairOptions } from '../../src/lint/pair.js';
+import { lintDomainXml } from '../../src/lint/lint.js';
 
 interface Case {
   name: string;

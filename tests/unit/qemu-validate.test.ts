@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot, testDataDir } from '../helpers/paths.js';
 import { parseDomainXml } from '../../src/conf/domain.js';
-import { capsFromJson } from '../../src/qemu/caps-json.js';
-import { validateDomainForQemu } from '../../src/qemu/validate.js';
+import { capsFromJson } from '../../src/qemu/caps/json.js';
+import { validateDomainForQemu } from '../../src/qemu/postparse/validate.js';
 
 const caps = (name: string) => capsFromJson(JSON.parse(readFileSync(path.join(testDataDir, 'caps', `${name}.json`), 'utf8')).caps);
 const pair = () => parseDomainXml(readFileSync(path.join(repoRoot, 'examples', 'failover-pair.xml')));

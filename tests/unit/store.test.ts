@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, test } from 'node:test';
-import { DomainStore } from '../../src/qemu/store.js';
-import { DOMAIN_NAME_MAX_BYTES, checkSocketPath, resolveStateDirs, validateDomainName } from '../../src/qemu/store-paths.js';
+import { DomainStore } from '../../src/qemu/driver/store.js';
+import { DOMAIN_NAME_MAX_BYTES, checkSocketPath, resolveStateDirs, validateDomainName } from '../../src/qemu/driver/store-paths.js';
 import { repoRoot } from '../helpers/paths.js';
 
 let dir = '';
@@ -115,7 +115,7 @@ test('a definition write killed mid-way leaves the old file intact; the temp fil
   const s = freshStore();
   const old = xmlOf('vm1', U1);
   await s.defineConfig('vm1', U1, old);
-  const storeUrl = pathToFileURL(path.join(repoRoot, 'dist', 'src', 'qemu', 'store.js')).href;
+  const storeUrl = pathToFileURL(path.join(repoRoot, 'dist', 'src', 'qemu', 'driver', 'store.js')).href;
   // In a child: make fs.writeSync write half of the definition and then SIGKILL the process,
   // so the real writeFileAtomic dies in the middle of writing its temp file.
   const code = `

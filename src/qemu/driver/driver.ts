@@ -1,0 +1,229 @@
+// The library API for domains: define / undefine / list / XML / state, start / shutdown /
+// destroy. One QemuDriver per state directory; no daemon: every call reads the records,
+// checks the process table, and changes a domain only under its lock (lock.ts).
+//
+// Undefine of a running domain follows libvirt: the definition is removed and the domain
+// keeps running as a transient one, which disappears when it stops.
+import { randomUUID } from 'node:crypto';
+import { type Domain, formatDomain, parseDomainXml } from '../../conf/domain.js';
+import { findEmulator } from '../../conf/emulator.js';
+import { validateDomain } from '../../conf/validate.js';
+import { OperationInvalidError, XmlError } from '../../util/errors.js';
+import { probeQemuCaps } from '../caps/probe.js';
+import type { QemuCaps } from '../caps/model.js';
+import {
+  type DestroyOptions,
+  type ShutdownOptions,
+  type StartResult,
+  type StopResult,
+  destroyDomain,
+  shutdownDomain,
+  startDomain,
+  withDomainLock,
+} from './lifecycle.js';
+import {
+  type CommandBuilder,
+  DEFAULT_TIMEOUTS,
+  type DomainSummary,
+  type DriverContext,
+  type DriverTimeouts,
+  type Inspected,
+  type PostParser,
+  allDomainNames,
+  lookupDomain,
+  normalizeUuid,
+  observeDomain,
+} from './state.js';
+import { type MigrateLocalOptions, type MigrateLocalResult, migrateDomainLocal } from './migrate.js';
+import type { HostdevHostOptions } from './hostdev.js';
+import { DomainStore, DOMAIN_STATE_TEXT } from './store.js';
+import { type ResolveDirsOptions, validateDomainName } from './store-paths.js';
+import { validateDomainForQemu } from '../postparse/validate.js';
+import { resolveExecutable } from './process.js';
+import { defaultBuildCommand, defaultChooseAccel, defaultPostParse } from './wiring.js';
+
+export type { CommandBuilder, DomainSummary, DriverTimeouts, PostParser } from './state.js';
+export type { DestroyOptions, ShutdownOptions, StartResult, StopResult } from './lifecycle.js';
+export type { MigrateLocalOptions, MigrateLocalResult } from './migrate.js';
+export type { HostdevHostOptions } from './hostdev.js';
+export { DOMAIN_STATE_TEXT, DomainStore, type DomainStateName, type DomainStatus } from './store.js';
+
+export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
+
+export interface DriverOptions extends ResolveDirsOptions {
+  /** QEMU for domains without <emulator> (default $VIRT_FAILOVER_QEMU or qemu-system-x86_64). */
+  qemuBinary?: string;
+  probeCaps?: (binary: string) => Promise<QemuCaps>;
+  /** Override the argv builder (default: buildCommandLine, profile 'default'). */
+  buildCommand?: CommandBuilder;
+  /** Override post-parse (default: postParseDomain). */
+  postParse?: PostParser;
+  /** Accelerator for a domain (default: type='kvm' -> probeAccel(), else tcg). */
+  chooseAccel?: (dom: Domain, binary: string) => Promise<'kvm' | 'tcg'>;
+  timeouts?: Partial<DriverTimeouts>;
+  /**
+   * How PCI hostdevs reach the host at start/stop (vfio-pci binding, VF MAC/VLAN through the PF):
+   * sysfs root, ip(8) runner, sysfs writer, deadlines. Default: the real /sys and ip.
+   */
+  host?: HostdevHostOptions;
+}
+
+export interface DefineResult {
+  name: string;
+  uuid: string;
+  /** False when an existing definition was replaced. */
+  created: boolean;
+}
+
+export interface UndefineResult {
+  name: string;
+  uuid: string;
+  /** The domain was running and goes on as a transient domain. */
+  stillRunning: boolean;
+}
+
+const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/** "shut off (crashed)" etc., as virsh domstate --reason prints it. */
+export function formatState(s: Pick<DomainSummary, 'state' | 'reason'>, withReason: boolean): string {
+  const text = DOMAIN_STATE_TEXT[s.state];
+  return withReason ? `${text} (${s.reason})` : text;
+}
+
+function summary(i: Inspected): DomainSummary {
+  const out: DomainSummary = { name: i.name, uuid: i.uuid, state: i.state, reason: i.reason, persistent: i.persistent, active: i.active };
+  if (i.active) {
+    if (i.id !== undefined) out.id = i.id;
+    if (i.pid !== undefined) out.pid = i.pid;
+  }
+  return out;
+}
+
+export class QemuDriver {
+  readonly store: DomainStore;
+  readonly #ctx: DriverContext;
+
+  private constructor(ctx: DriverContext) {
+    this.#ctx = ctx;
+    this.store = ctx.store;
+  }
+
+  /** Opens (creating if needed) the state and runtime directories. */
+  static open(opts: DriverOptions = {}): QemuDriver {
+    const env = opts.env ?? process.env;
+    const store = DomainStore.open(opts);
+    return new QemuDriver({
+      store,
+      defaultBinary: opts.qemuBinary ?? (env.VIRT_FAILOVER_QEMU || DEFAULT_QEMU_BINARY),
+      probeCaps: opts.probeCaps ?? ((b) => probeQemuCaps(resolveExecutable(b, env))),
+      buildCommand: opts.buildCommand ?? defaultBuildCommand,
+      postParse: opts.postParse ?? defaultPostParse,
+      chooseAccel: opts.chooseAccel ?? ((dom, binary) => defaultChooseAccel(dom, binary, env)),
+      timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
+      host: opts.host ?? {},
+    });
+  }
+
+  /**
+   * virsh define: parse, post-parse (defaults, PCI addresses), validate (conf, then QEMU),
+   * and store the canonical XML atomically. A missing UUID is generated, as libvirt does.
+   */
+  async define(xml: string | Uint8Array, opts: { source?: string } = {}): Promise<DefineResult> {
+    const dom = parseDomainXml(xml, { source: opts.source, inactive: true });
+    validateDomainName(dom.name);
+    if (dom.uuid === undefined) dom.uuid = randomUUID();
+    else if (!UUID_RE.test(dom.uuid)) throw new XmlError('malformed uuid element');
+    else dom.uuid = normalizeUuid(dom.uuid);
+    const ctx = this.#ctx;
+    let caps: QemuCaps | undefined;
+    if (ctx.postParse) {
+      caps = await ctx.probeCaps(findEmulator(dom.devices) ?? ctx.defaultBinary);
+      await ctx.postParse(dom, caps, { define: true });
+    }
+    validateDomain(dom);
+    validateDomainForQemu(dom, caps);
+    const canonical = formatDomain(dom);
+    const uuid = dom.uuid;
+    const lock = await this.store.lockDomain(dom.name, 'define');
+    try {
+      const r = await this.store.defineConfig(dom.name, uuid, canonical);
+      // A stale "shut off (...)" record of an earlier domain with this name must not leak in.
+      const st = this.store.readStatus(dom.name);
+      if (st && st.state === 'shutoff' && st.uuid !== uuid) this.store.removeStatus(dom.name);
+      return { name: dom.name, uuid, created: r.created };
+    } finally {
+      lock.release();
+    }
+  }
+
+  /** virsh undefine: removes the definition; a running domain stays up as a transient one. */
+  undefine(ref: string): Promise<UndefineResult> {
+    return withDomainLock(this.#ctx, ref, 'undefine', async (info) => {
+      if (!info.persistent) throw new OperationInvalidError('cannot undefine transient domain');
+      this.store.removeConfig(info.name);
+      if (!info.active) {
+        this.store.removeStatus(info.name);
+        this.store.removeRunFiles(info.name, info.status?.runDir);
+      }
+      return { name: info.name, uuid: info.uuid, stillRunning: info.active };
+    });
+  }
+
+  /** The domain `ref` (name, UUID or id) with its true state. Throws NoDomainError. */
+  async getState(ref: string): Promise<DomainSummary> {
+    const name = lookupDomain(this.#ctx, ref).name;
+    const i = await observeDomain(this.#ctx, name);
+    if (!i) lookupDomain(this.#ctx, name); // gone meanwhile: throws
+    return summary(i!);
+  }
+
+  /** virsh list [--all]: active domains by id, then (with all) inactive ones by name. */
+  async list(opts: { all?: boolean } = {}): Promise<DomainSummary[]> {
+    const infos = await Promise.all(allDomainNames(this.#ctx).map((n) => observeDomain(this.#ctx, n)));
+    const shown = infos.filter((i): i is Inspected => !!i && (opts.all || i.active)).map(summary);
+    return shown.sort((a, b) => {
+      if (a.active && b.active) return (a.id ?? 0) - (b.id ?? 0);
+      if (a.active !== b.active) return a.active ? -1 : 1;
+      return a.name.toLowerCase().localeCompare(b.name.toLowerCase()) || a.name.localeCompare(b.name);
+    });
+  }
+
+  /**
+   * virsh dumpxml: the live XML (id, aliases, addresses) while running, else the definition;
+   * `inactive` asks for the definition (a transient domain has only the live one).
+   */
+  async getXml(ref: string, opts: { inactive?: boolean } = {}): Promise<string> {
+    const name = lookupDomain(this.#ctx, ref).name;
+    const i = (await observeDomain(this.#ctx, name)) ?? lookupDomain(this.#ctx, name);
+    const config = this.store.readConfig(name);
+    if (i.active && !opts.inactive) {
+      const live = this.store.readLiveXml(name);
+      if (live !== undefined) return live;
+    }
+    if (config !== undefined) return config;
+    const live = this.store.readLiveXml(name);
+    if (live !== undefined) return live;
+    lookupDomain(this.#ctx, name);
+    throw new OperationInvalidError('domain is not running');
+  }
+
+  start(ref: string): Promise<StartResult> {
+    return startDomain(this.#ctx, ref);
+  }
+
+  shutdown(ref: string, opts: ShutdownOptions = {}): Promise<StopResult> {
+    return shutdownDomain(this.#ctx, ref, opts);
+  }
+
+  destroy(ref: string, opts: DestroyOptions = {}): Promise<StopResult> {
+    return destroyDomain(this.#ctx, ref, opts);
+  }
+
+  /**
+   * Live migration into a second QEMU on this host (`-incoming defer`), failover primaries unplugged
+   * and re-plugged by QEMU; on success that QEMU is the domain (see driver-migrate.ts).
+   */
+  migrateLocal(ref: string, opts: MigrateLocalOptions = {}): Promise<MigrateLocalResult> {
+    return migrateDomainLocal(this.#ctx, ref, opts);
+  }
+}
