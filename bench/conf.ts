@@ -8,7 +8,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { corpusDir, repoRoot } from '../tests/helpers/paths.js';
 import { parseDomainXml } from '../src/conf/domain.js';
-import { loadLibvirtCaps } from '../src/qemu/caps/caps.js';
+import { loadLibvirtCaps } from '../src/qemu/caps/index.js';
 import { postParseDomain } from '../src/qemu/postparse/postparse.js';
 import { buildCommandLine } from '../src/qemu/command/command.js';
 import { loadNetworkResolver } from '../src/qemu/command/network-resolve.js';

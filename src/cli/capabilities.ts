@@ -1,7 +1,7 @@
 // `virt-failover capabilities`: what the QEMU binary offers (probed over QMP, cached).
 import type { Command } from 'commander';
 import { type CliIo, printJson } from './io.js';
-import { capsToJson, formatCapsHuman } from '../qemu/caps/caps.js';
+import { capsToJson, formatCapsHuman } from '../qemu/caps/index.js';
 import { capsFor, type QemuCliOptions } from './qemu-options.js';
 
 export function registerCapabilities(program: Command, io: CliIo): void {

@@ -1,6 +1,6 @@
 // `virt-failover domstate DOMAIN [--reason]`: virsh domstate: "running", "shut off (crashed)".
 import type { Command } from 'commander';
-import { formatState } from '../qemu/driver/driver.js';
+import { formatState } from '../qemu/driver/index.js';
 import { openDriver, printVirsh, virshAction } from './domain-common.js';
 import { type CliIo, printJson } from './io.js';
 

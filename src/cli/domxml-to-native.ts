@@ -2,9 +2,9 @@
 import type { Command } from 'commander';
 import { readDomainFile, type CliIo, printJson } from './io.js';
 import { validateDomain } from '../conf/validate.js';
-import { validateDomainForQemu } from '../qemu/postparse/validate.js';
-import { buildCommandLine, renderArgsFile, renderArgvLines, renderShellLine } from '../qemu/command/command.js';
-import { loadNetworkResolver } from '../qemu/command/network-resolve.js';
+import { validateDomainForQemu } from '../qemu/postparse/index.js';
+import { buildCommandLine, renderArgsFile, renderArgvLines, renderShellLine } from '../qemu/command/index.js';
+import { loadNetworkResolver } from '../qemu/command/index.js';
 import { addQemuOptions, postParseWithOptions, type QemuCliOptions } from './qemu-options.js';
 
 interface Options extends QemuCliOptions {

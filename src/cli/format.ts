@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { readDomainFile, type CliIo, printJson } from './io.js';
 import { formatDomain } from '../conf/domain.js';
 import { validateDomain } from '../conf/validate.js';
-import { validateDomainForQemu } from '../qemu/postparse/validate.js';
+import { validateDomainForQemu } from '../qemu/postparse/index.js';
 import { addQemuOptions, postParseWithOptions, type QemuCliOptions } from './qemu-options.js';
 
 export function registerFormat(program: Command, io: CliIo): void {

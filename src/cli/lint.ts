@@ -4,10 +4,10 @@ import type { Command } from 'commander';
 import { readFileBounded } from '../util/fs.js';
 import { parseXml, type XmlElement } from '../util/xml.js';
 import { isVirtFailoverError } from '../util/errors.js';
-import { lintDomainXml, type LintFinding, type LintOptions } from '../lint/lint.js';
+import { lintDomainXml, type LintFinding, type LintOptions } from '../lint/index.js';
 import { type CliIo, printJson } from './io.js';
 import { capsFor } from './qemu-options.js';
-import { postParseDomain } from '../qemu/postparse/postparse.js';
+import { postParseDomain } from '../qemu/postparse/index.js';
 import { findEmulator } from '../conf/emulator.js';
 import { parseDomain } from '../conf/domain.js';
 

@@ -1,7 +1,7 @@
 // `virt-failover list [--all]`: virsh list, the same table (vshTable: every cell is
 // " " + text, columns padded to the widest cell + 2, a dashed line of sum(width + 3)).
 import type { Command } from 'commander';
-import { type DomainSummary, formatState } from '../qemu/driver/driver.js';
+import { type DomainSummary, formatState } from '../qemu/driver/index.js';
 import { openDriver, printVirsh } from './domain-common.js';
 import { type CliIo, printJson } from './io.js';
 

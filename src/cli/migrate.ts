@@ -11,8 +11,8 @@ import {
   renderProgressLine,
   renderSummary,
   renderTimeline,
-} from '../qemu/migration/migration.js';
-import type { MigrationProgress } from '../qemu/migration/migration.js';
+} from '../qemu/migration/index.js';
+import type { MigrationProgress } from '../qemu/migration/index.js';
 import { InvalidArgError, NoDomainError, OperationUnsupportedError } from '../util/errors.js';
 import { openDriver, printVirsh } from './domain-common.js';
 import { type CliIo, printJson } from './io.js';

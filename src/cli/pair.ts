@@ -3,8 +3,8 @@
 import type { Command } from 'commander';
 import { readFileBounded } from '../util/fs.js';
 import { decodeXmlBytes, parseXml } from '../util/xml.js';
-import { addFailoverPair } from '../lint/pair.js';
-import { lintDomainXml } from '../lint/lint.js';
+import { addFailoverPair } from '../lint/index.js';
+import { lintDomainXml } from '../lint/index.js';
 import { type CliIo, printJson } from './io.js';
 import { lintExitCode, lintResult, renderLintHuman } from './lint.js';
 

@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import { InvalidArgError } from '../util/errors.js';
 import type { Domain } from '../conf/domain.js';
 import { findEmulator } from '../conf/emulator.js';
-import { loadLibvirtCaps, probeQemuCaps, type QemuCaps } from '../qemu/caps/caps.js';
-import { postParseDomain } from '../qemu/postparse/postparse.js';
+import { loadLibvirtCaps, probeQemuCaps, type QemuCaps } from '../qemu/caps/index.js';
+import { postParseDomain } from '../qemu/postparse/index.js';
 
 export const DEFAULT_EMULATOR = '/usr/bin/qemu-system-x86_64';
 export type Profile = 'default' | 'libvirt-test';

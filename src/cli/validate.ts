@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { readDomainFile, type CliIo, printJson } from './io.js';
 import { validateDomain } from '../conf/validate.js';
-import { validateDomainForQemu } from '../qemu/postparse/validate.js';
+import { validateDomainForQemu } from '../qemu/postparse/index.js';
 import { isVirtFailoverError } from '../util/errors.js';
 
 export interface ValidateResult {

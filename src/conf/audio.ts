@@ -3,10 +3,9 @@
 import { XmlError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { attrsOf, orderedChildren } from './children.js';
-import { registerDeviceCodec } from './devices.js';
 import type { YesNo } from './common.js';
 import { propEnum, propInt, propUInt, propYesNo } from './props.js';
-import { registerDeviceValidator } from './validate.js';
+import type { Device } from './devices.js';
 
 export const AUDIO_TYPES = [
   'none', 'alsa', 'coreaudio', 'jack', 'oss', 'pulseaudio', 'sdl', 'spice', 'file', 'dbus', 'pipewire',
@@ -100,9 +99,9 @@ export function formatAudio(w: XmlWriter, a: Audio): void {
   w.element('audio', attrs, () => orderedChildren(w, ['input', 'output'], {}, a.extra), attrsOf(a.extra));
 }
 
-registerDeviceCodec<Audio>('audio', { parse: (r) => parseAudio(r), format: formatAudio });
-registerDeviceValidator<Audio>('audio', (a, dom) => {
-  if (dom.devices.some((d) => d !== a && d.kind === 'audio' && (d as Audio).id === a.id)) {
+/** The checks run for each <audio> at define (listed in validate.ts). */
+export function validateAudioDevice(a: Audio, devices: readonly Device[]): void {
+  if (devices.some((d) => d !== a && d.kind === 'audio' && (d as Audio).id === a.id)) {
     throw new XmlError(`audio ID ${a.id} is used multiple times`);
   }
-});
+}

@@ -5,10 +5,9 @@ import { ConfigUnsupportedError, InternalError, InvalidArgError, XmlError } from
 import type { ElementReader, Extra, XmlElement, XmlWriter } from '../util/xml.js';
 import { attrsOf, orderedChildren } from './children.js';
 import { type DeviceInfo, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { type Device, registerDeviceCodec } from './devices.js';
+import { type Device } from './devices.js';
 import type { OnOff, YesNo } from './common.js';
 import { propEnum, propOnOff, propUInt, propYesNo } from './props.js';
-import { registerDeviceValidator } from './validate.js';
 
 export const CHR_TYPES = [
   'null', 'vc', 'pty', 'dev', 'file', 'pipe', 'stdio', 'udp', 'tcp', 'unix', 'spicevmc', 'spiceport', 'nmdm',
@@ -447,10 +446,6 @@ export function assignParsePorts(devices: readonly Device[]): void {
   }
 }
 
-for (const kind of CHR_DEVICE_KINDS) {
-  registerDeviceCodec<Chardev>(kind, { parse: parseChardev, format: formatChardev });
-  registerDeviceValidator<Chardev>(kind, validateChardev);
-}
 
 /**
  * The view virDomainDefFormatInternal writes for an HVM guest: console N of

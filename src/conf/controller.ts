@@ -6,11 +6,10 @@ import { ConfigUnsupportedError, XmlDetailError, XmlError } from '../util/errors
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { attrsOf, orderedChildren } from './children.js';
 import { type DeviceInfo, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { type Device, registerDeviceCodec } from './devices.js';
+import { type Device } from './devices.js';
 import { scaleToKiB } from './memory.js';
 import type { OnOff } from './common.js';
 import { propEnum, propInt, propOnOff, propUInt, propULongLong } from './props.js';
-import { registerDeviceValidator } from './validate.js';
 import { type VirtioOptions, parseVirtioOptions, virtioOptionAttrs } from './virtio-options.js';
 
 export const CONTROLLER_TYPES = ['ide', 'fdc', 'scsi', 'sata', 'virtio-serial', 'ccid', 'usb', 'pci', 'xenbus', 'isa'] as const;
@@ -458,9 +457,9 @@ export function assignControllerIndexes(devices: Device[]): void {
   }
 }
 
-registerDeviceCodec<Controller>('controller', { parse: parseController, format: formatController });
-registerDeviceValidator<Controller>('controller', (c, dom) => {
-  if (dom.devices.find(isController) === c) rejectDuplicateControllers(dom.devices); // post-parse in libvirt
+/** The checks run for each <controller> at define (listed in validate.ts). */
+export function validateControllerDevice(c: Controller, devices: readonly Device[]): void {
+  if (devices.find(isController) === c) rejectDuplicateControllers(devices); // post-parse in libvirt
   validateController(c);
   validateControllerIothread(c);
-});
+}

@@ -1,5 +1,5 @@
-// The <devices> list: one codec per device element; elements without a codec
-// are kept verbatim (kind 'raw') so nothing a user wrote is lost.
+// What every device shares: its element name as `kind`, raw (kept verbatim) devices and libvirt's
+// device order. Which element has which codec is listed in device-table.ts.
 import { ElementReader, type XmlElement, type XmlWriter } from '../util/xml.js';
 import type { ParseContext } from './device-info.js';
 
@@ -28,32 +28,12 @@ export const DEVICE_ORDER = [
   'vsock', 'crypto', 'pstore',
 ] as const;
 
-const codecs = new Map<string, DeviceCodec>();
-
-export function registerDeviceCodec<T extends TypedDevice>(name: string, codec: DeviceCodec<T>): void {
-  codecs.set(name, codec as unknown as DeviceCodec);
-}
-
 export function deviceName(d: Device): string {
   return d.kind === 'raw' ? (d as RawDevice).el.name : d.kind;
 }
 
 export function isRawDevice(d: Device): d is RawDevice {
   return d.kind === 'raw';
-}
-
-export function parseDevices(r: ElementReader, ctx: ParseContext): Device[] {
-  const out: Device[] = [];
-  for (const el of r.el.children) {
-    r.markUsed(el);
-    const codec = codecs.get(el.name);
-    if (codec) {
-      out.push(codec.parse(new ElementReader(el), ctx));
-    } else {
-      out.push({ kind: 'raw', el } as RawDevice);
-    }
-  }
-  return out;
 }
 
 function orderIndex(name: string): number {
@@ -67,21 +47,6 @@ export function sortDevices(devices: Device[]): Device[] {
     .map((d, i) => ({ d, i, o: orderIndex(deviceName(d)) }))
     .sort((a, b) => a.o - b.o || a.i - b.i)
     .map((x) => x.d);
-}
-
-export function formatDevices(w: XmlWriter, devices: Device[]): void {
-  // libvirt always writes <devices>...</devices>, never a self-closing element
-  w.open('devices');
-  for (const d of sortDevices(devices)) {
-    if (isRawDevice(d)) {
-      w.raw(d.el);
-      continue;
-    }
-    const codec = codecs.get(d.kind);
-    if (!codec) throw new Error(`no formatter for device '${d.kind}'`);
-    codec.format(w, d);
-  }
-  w.close('devices');
 }
 
 export function devicesOfKind<T extends TypedDevice>(devices: Device[], kind: string): T[] {

@@ -7,10 +7,9 @@ import { ConfigUnsupportedError, InternalError, XmlError } from '../util/errors.
 import type { ElementReader, Extra, XmlElement, XmlWriter } from '../util/xml.js';
 import { attrsOf, orderedChildren } from './children.js';
 import { type DeviceInfo, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { type Device, registerDeviceCodec } from './devices.js';
+import { type Device } from './devices.js';
 import type { OnOff, YesNo } from './common.js';
 import { propEnum, propOnOff, propUInt, propYesNo } from './props.js';
-import { registerDeviceValidator } from './validate.js';
 import { type VirtioOptions, parseVirtioOptions, validateVirtioOptionsAbsent, virtioOptionAttrs } from './virtio-options.js';
 
 /** virStorageType; index 0 ('none') is refused. */
@@ -443,5 +442,3 @@ export function validateDisk(d: Disk): void {
   }
 }
 
-registerDeviceCodec<Disk>('disk', { parse: parseDisk, format: formatDisk });
-registerDeviceValidator<Disk>('disk', validateDisk);

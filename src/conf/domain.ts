@@ -9,15 +9,15 @@ import { propEnum } from './props.js';
 import { checkUsbControllers, orderControllers, usbDisabled } from './controller.js';
 import { type Cpu, formatCpu, parseCpu } from './cpu.js';
 import type { ParseContext } from './device-info.js';
-import { type Device, formatDevices, parseDevices } from './devices.js';
+import type { Device } from './devices.js';
+import { formatDevices, parseDevices } from './device-table.js';
 import { orderDisks } from './disk.js';
 import { type Features, formatFeatures, parseFeatures } from './features.js';
 import { checkSingleMemballoon } from './memballoon.js';
 import { parseMemoryValue, type MemoryAmount } from './memory.js';
 import { type Os, formatOs, parseOs } from './os.js';
-import './register-devices.js';
 import { orderVideos } from './video.js';
-import { checkDuplicateHostdevs } from './hostdev.js';
+import { checkDuplicateHostdevs } from './hostdev-duplicates.js';
 
 export const DOMAIN_TYPES = [
   'none', 'qemu', 'kqemu', 'kvm', 'xen', 'lxc', 'uml', 'openvz', 'test', 'vmware', 'hyperv', 'vbox', 'phyp',

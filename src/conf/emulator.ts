@@ -1,7 +1,7 @@
 // <emulator>/usr/bin/qemu-system-x86_64</emulator>: a text element that
 // libvirt formats first inside <devices> (def->emulator).
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
-import { type Device, registerDeviceCodec } from './devices.js';
+import { type Device } from './devices.js';
 
 export interface Emulator {
   kind: 'emulator';
@@ -42,4 +42,3 @@ export function findEmulator(devices: readonly Device[]): string | undefined {
   return undefined;
 }
 
-registerDeviceCodec<Emulator>('emulator', { parse: (r) => parseEmulator(r), format: formatEmulator });

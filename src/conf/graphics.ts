@@ -4,10 +4,9 @@
 import { ConfigUnsupportedError, InternalError, XmlError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { attrsOf, orderedChildren } from './children.js';
-import { type Device, type RawDevice, registerDeviceCodec } from './devices.js';
+import { type Device, type RawDevice } from './devices.js';
 import type { YesNo } from './common.js';
 import { propEnum, propInt, propUInt, propYesNo } from './props.js';
-import { registerDeviceValidator } from './validate.js';
 
 export const GRAPHICS_TYPES = ['sdl', 'vnc', 'rdp', 'desktop', 'spice', 'egl-headless', 'dbus'] as const;
 export type GraphicsType = (typeof GRAPHICS_TYPES)[number];
@@ -249,5 +248,3 @@ export function validateGraphics(g: Graphics, devices: readonly Device[]): void 
   }
 }
 
-registerDeviceCodec<Graphics>('graphics', { parse: parseGraphics as (r: ElementReader, ctx: { inactive: boolean }) => Graphics, format: formatGraphics });
-registerDeviceValidator<Graphics>('graphics', (g, dom) => validateGraphics(g, dom.devices));

@@ -9,13 +9,9 @@ import { ElementReader, type Extra, type XmlElement, XmlWriter } from '../util/x
 import { type PciAddress, formatHostPciAddress, formatPciAddressString, parsePciAddressFields } from './address.js';
 import type { OnOff, YesNo } from './common.js';
 import { type DeviceInfo, type ParseContext, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { type Device, registerDeviceCodec } from './devices.js';
-import type { Domain } from './domain.js';
-import type { Interface } from './interface.js';
 import { type NetIpInfo, formatNetIpInfo, parseNetIpInfo } from './interface-source.js';
 import { nonEmpty } from './interface-util.js';
 import { type Teaming, formatTeaming, parseTeaming, validateHostdevTeaming } from './teaming.js';
-import { registerDeviceValidator } from './validate.js';
 
 export const HOSTDEV_MODES = ['subsystem', 'capabilities'] as const;
 export type HostdevMode = (typeof HOSTDEV_MODES)[number];
@@ -316,33 +312,11 @@ function rawText(el: XmlElement): string {
 }
 
 /** Identity of the host device, for the duplicate check (virDomainHostdevMatch). */
-function subsysKey(s: HostdevSubsys): string {
+export function hostdevSubsysKey(s: HostdevSubsys): string {
   return s.type === 'pci' ? `subsystem/pci/${formatPciAddressString(s.source.address)}` : `subsystem/${s.type}/${rawText(s.source)}`;
 }
 
-/**
- * `XML error: Hostdev already exists in the domain configuration`: two host
- * devices (plain <hostdev> or <interface type='hostdev'>) use the same host
- * device. libvirt raises it while parsing the domain; parseDomain's caller
- * runs it after parsing. PCI compares host addresses; other types compare
- * their <source> as written.
- */
-export function checkDuplicateHostdevs(dom: Pick<Domain, 'devices'>): void {
-  const seen = new Set<string>();
-  for (const d of dom.devices as Device[]) {
-    let key: string | undefined;
-    if (d.kind === 'hostdev') {
-      const h = d as Hostdev;
-      key = h.mode === 'subsystem' ? subsysKey(h.subsys) : `capabilities/${h.type}/${rawText(h.source)}`;
-    } else if (d.kind === 'interface') {
-      const n = d as Interface;
-      if (n.type === 'hostdev' && n.hostdev) key = subsysKey(n.hostdev);
-    }
-    if (key === undefined) continue;
-    if (seen.has(key)) throw new XmlError('Hostdev already exists in the domain configuration');
-    seen.add(key);
-  }
+/** Identity of a plain <hostdev>'s host device: PCI by host address, others by their <source> as written. */
+export function hostdevKey(h: Hostdev): string {
+  return h.mode === 'subsystem' ? hostdevSubsysKey(h.subsys) : `capabilities/${h.type}/${rawText(h.source)}`;
 }
-
-registerDeviceCodec<Hostdev>('hostdev', { parse: parseHostdev, format: formatHostdev });
-registerDeviceValidator<Hostdev>('hostdev', (h) => validateHostdev(h));

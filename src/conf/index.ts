@@ -1,5 +1,6 @@
 export * from './domain.js';
 export * from './devices.js';
+export * from './device-table.js';
 export * from './device-info.js';
 export * from './address.js';
 export * from './teaming.js';
@@ -11,6 +12,7 @@ export * from './interface-netdev.js';
 export * from './interface-source.js';
 export { formatMac, normalizeIp, normalizeUuid, parseMacAddress, parseMacOctets } from './interface-util.js';
 export * from './hostdev.js';
+export * from './hostdev-duplicates.js';
 export * from './emulator.js';
 export * from './disk.js';
 export * from './controller.js';

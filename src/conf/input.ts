@@ -4,11 +4,10 @@ import { ConfigUnsupportedError, InternalError, XmlError } from '../util/errors.
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { attrsOf, orderedChildren } from './children.js';
 import { type DeviceInfo, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { registerDeviceCodec } from './devices.js';
-import type { Domain } from './domain.js';
+import type { Features } from './features.js';
+import type { Os } from './os.js';
 import type { OnOff } from './common.js';
 import { propEnum, propOnOff, sanitizePath } from './props.js';
-import { registerDeviceValidator } from './validate.js';
 import { type VirtioOptions, parseVirtioOptions, virtioOptionAttrs } from './virtio-options.js';
 
 export const INPUT_TYPES = ['mouse', 'tablet', 'keyboard', 'passthrough', 'evdev'] as const;
@@ -129,8 +128,15 @@ export function formatInput(w: XmlWriter, i: Input): void {
   }, i.extra), attrsOf(i.extra));
 }
 
+/** What input validation reads of the domain. */
+export interface InputDomainView {
+  type: string;
+  os?: Pick<Os, 'type'>;
+  features?: Pick<Features, 'items'>;
+}
+
 /** virDomainInputDefValidate (runs after post-parse has chosen the bus). */
-export function validateInput(i: Input, dom: Domain): void {
+export function validateInput(i: Input, dom: InputDomainView): void {
   const bus = i.bus ?? 'default';
   const osType = dom.os?.type;
   if (osType === 'hvm') {
@@ -160,9 +166,7 @@ export function validateInput(i: Input, dom: Domain): void {
   }
 }
 
-function featureIsOff(dom: Domain, name: string): boolean {
+function featureIsOff(dom: InputDomainView, name: string): boolean {
   return dom.features?.items.some((f) => f.name === name && f.state === 'off') ?? false;
 }
 
-registerDeviceCodec<Input>('input', { parse: parseInput, format: formatInput });
-registerDeviceValidator<Input>('input', validateInput);

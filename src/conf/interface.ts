@@ -9,7 +9,6 @@ import { ConfigUnsupportedError, XmlError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlElement, XmlWriter } from '../util/xml.js';
 import type { YesNo } from './common.js';
 import { type DeviceInfo, type ParseContext, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { registerDeviceCodec } from './devices.js';
 import {
   HOSTDEV_SUBSYS_TYPES, type HostdevSubsys, type HostdevSubsysType, formatHostdevSubsys, parseHostdevSubsys,
   validateHostdevAddressType,
@@ -28,7 +27,6 @@ import {
 } from './interface-source.js';
 import { emitEmpty, isAllZeroMac, nonEmpty, parseMacAddress } from './interface-util.js';
 import { type Teaming, formatTeaming, parseTeaming, validateNetTeaming } from './teaming.js';
-import { registerDeviceValidator } from './validate.js';
 
 /** virDomainNet; a missing type means 'user'. */
 export const NET_TYPES = [
@@ -428,5 +426,3 @@ export function validateNetQueueSizes(n: Interface): void {
   if (n.driver?.tx_queue_size && !pow2(n.driver.tx_queue_size)) throw new ConfigUnsupportedError('tx_queue_size has to be a power of two');
 }
 
-registerDeviceCodec<Interface>('interface', { parse: parseInterface, format: formatInterface });
-registerDeviceValidator<Interface>('interface', (n) => validateInterface(n));

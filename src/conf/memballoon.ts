@@ -3,7 +3,7 @@ import { InternalError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { attrsOf, orderedChildren } from './children.js';
 import { type DeviceInfo, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { type Device, registerDeviceCodec } from './devices.js';
+import { type Device } from './devices.js';
 import type { OnOff } from './common.js';
 import { propEnum, propInt, propOnOff } from './props.js';
 import { type VirtioOptions, parseVirtioOptions, virtioOptionAttrs } from './virtio-options.js';
@@ -79,4 +79,3 @@ export function checkSingleMemballoon(devices: readonly Device[]): void {
   }
 }
 
-registerDeviceCodec<Memballoon>('memballoon', { parse: parseMemballoon, format: formatMemballoon });

@@ -3,8 +3,7 @@ import { ConfigUnsupportedError, XmlError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { attrsOf } from './children.js';
 import { type DeviceInfo, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { type Device, registerDeviceCodec } from './devices.js';
-import { registerDeviceValidator } from './validate.js';
+import { type Device } from './devices.js';
 
 /** Index 0 ('default') means "not set" and is never written. */
 export const PANIC_MODELS = ['default', 'isa', 'pseries', 'hyperv', 's390', 'pvpanic'] as const;
@@ -51,7 +50,7 @@ export function rejectDuplicatePanics(devices: readonly Device[]): void {
   }
 }
 
-registerDeviceCodec<Panic>('panic', { parse: parsePanic, format: formatPanic });
-registerDeviceValidator<Panic>('panic', (p, dom) => {
-  if (dom.devices.find((d) => d.kind === 'panic') === p) rejectDuplicatePanics(dom.devices);
-});
+/** The checks run for each <panic> at define (listed in validate.ts). */
+export function validatePanicDevice(p: Panic, devices: readonly Device[]): void {
+  if (devices.find((d) => d.kind === 'panic') === p) rejectDuplicatePanics(devices);
+}

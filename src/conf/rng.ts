@@ -5,9 +5,7 @@ import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { type ChrSource, type ChrType, CHR_TYPES, formatChrSource, parseChrSource, validateChrSource } from './chardev.js';
 import { attrsOf, orderedChildren } from './children.js';
 import { type DeviceInfo, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { registerDeviceCodec } from './devices.js';
 import { propEnum } from './props.js';
-import { registerDeviceValidator } from './validate.js';
 import { type VirtioOptions, parseVirtioOptions, virtioOptionAttrs } from './virtio-options.js';
 
 export const RNG_MODELS = ['virtio', 'virtio-transitional', 'virtio-non-transitional'] as const;
@@ -106,7 +104,7 @@ export function formatRng(w: XmlWriter, rng: Rng): void {
   w.close('rng');
 }
 
-registerDeviceCodec<Rng>('rng', { parse: parseRng, format: formatRng });
-registerDeviceValidator<Rng>('rng', (rng) => {
+/** The checks run for each <rng> at define (listed in validate.ts). */
+export function validateRngDevice(rng: Rng): void {
   if (rng.backend.model === 'egd' && rng.backend.source) validateChrSource(rng.backend.source);
-});
+}

@@ -4,10 +4,9 @@ import { ConfigUnsupportedError, XmlError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { attrsOf, orderedChildren } from './children.js';
 import { type DeviceInfo, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { type Device, registerDeviceCodec } from './devices.js';
+import { type Device } from './devices.js';
 import type { YesNo } from './common.js';
 import { propEnum, propUInt, propYesNo } from './props.js';
-import { registerDeviceValidator } from './validate.js';
 import { type VirtioOptions, parseVirtioOptions, virtioOptionAttrs } from './virtio-options.js';
 
 export const SOUND_MODELS = ['sb16', 'es1370', 'pcspk', 'ac97', 'ich6', 'ich9', 'usb', 'ich7', 'virtio'] as const;
@@ -97,5 +96,3 @@ export function ensureAudioId(devices: readonly Device[], id: number | undefined
   }
 }
 
-registerDeviceCodec<Sound>('sound', { parse: parseSound, format: formatSound });
-registerDeviceValidator<Sound>('sound', (s, dom) => ensureAudioId(dom.devices, s.audioId));

@@ -3,16 +3,43 @@
 import { ConfigUnsupportedError } from '../util/errors.js';
 import type { Domain } from './domain.js';
 import type { DeviceInfo } from './device-info.js';
-import { isRawDevice } from './devices.js';
+import { isRawDevice, type Device } from './devices.js';
+import { validateAudioDevice, type Audio } from './audio.js';
+import { validateChardev, type Chardev } from './chardev.js';
+import { validateControllerDevice, type Controller } from './controller.js';
+import { validateDisk, type Disk } from './disk.js';
+import { validateGraphics, type Graphics } from './graphics.js';
+import { validateHostdev, type Hostdev } from './hostdev.js';
+import { validateInput, type Input } from './input.js';
+import { validateInterface, type Interface } from './interface.js';
+import { validatePanicDevice, type Panic } from './panic.js';
+import { validateRngDevice, type Rng } from './rng.js';
+import { ensureAudioId, type Sound } from './sound.js';
+import { validateVideoDevice, type Video } from './video.js';
 import { validateClock } from './clock.js';
 import { validateFeatures } from './features.js';
 import { validateOs } from './os.js';
 
-/** Per-device validators, registered by device modules (kind -> fn). */
-const deviceValidators = new Map<string, (d: unknown, dom: Domain) => void>();
-
-export function registerDeviceValidator<T>(kind: string, fn: (d: T, dom: Domain) => void): void {
-  deviceValidators.set(kind, fn as (d: unknown, dom: Domain) => void);
+/** The define-time checks of one device, by element (virDomainDeviceDefValidate's switch). */
+export function validateDevice(d: Device, dom: Domain): void {
+  switch (d.kind) {
+    case 'audio': return validateAudioDevice(d as Audio, dom.devices);
+    case 'parallel':
+    case 'serial':
+    case 'console':
+    case 'channel': return validateChardev(d as Chardev);
+    case 'controller': return validateControllerDevice(d as Controller, dom.devices);
+    case 'disk': return validateDisk(d as Disk);
+    case 'graphics': return validateGraphics(d as Graphics, dom.devices);
+    case 'hostdev': return validateHostdev(d as Hostdev);
+    case 'input': return validateInput(d as Input, dom);
+    case 'interface': return validateInterface(d as Interface);
+    case 'panic': return validatePanicDevice(d as Panic, dom.devices);
+    case 'rng': return validateRngDevice(d as Rng);
+    case 'sound': return ensureAudioId(dom.devices, (d as Sound).audioId);
+    case 'video': return validateVideoDevice(d as Video, dom.devices);
+    default: return; // emulator, watchdog, memballoon: nothing beyond their parsers' checks; raw: lint's job
+  }
 }
 
 /** The DeviceInfo of a typed device, when it has one. */
@@ -37,8 +64,7 @@ export function validateDomain(dom: Domain): void {
   validateFeatures(dom.features); // parse-time in libvirt
   validateClock(dom.clock); // post-parse in libvirt
   for (const d of dom.devices) {
-    if (isRawDevice(d)) continue;
-    deviceValidators.get(d.kind)?.(d, dom);
+    if (!isRawDevice(d)) validateDevice(d, dom);
   }
   validateAliases(dom);
   validateOs(dom.os);

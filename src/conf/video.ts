@@ -4,11 +4,9 @@ import { ConfigUnsupportedError, InternalError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { attrsOf, orderedChildren } from './children.js';
 import { type DeviceInfo, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { type Device, registerDeviceCodec } from './devices.js';
-import type { Domain } from './domain.js';
+import { type Device } from './devices.js';
 import type { OnOff, YesNo } from './common.js';
 import { propEnum, propOnOff, propUInt, propYesNo, sanitizePath } from './props.js';
-import { registerDeviceValidator } from './validate.js';
 import { type VirtioOptions, parseVirtioOptions, validateVirtioOptionsAbsent, virtioOptionAttrs } from './virtio-options.js';
 
 /** 'default' means "not chosen yet": post-parse replaces it. */
@@ -166,10 +164,10 @@ export function orderVideos(devices: Device[]): void {
 }
 
 /** virDomainVideoDefValidate */
-export function validateVideo(v: Video, dom: Domain): void {
+export function validateVideo(v: Video, devices: readonly Device[]): void {
   const type = v.model.type;
   if (type === 'default') throw new InternalError('missing video model and cannot determine default');
-  const videos = dom.devices.filter((d) => d.kind === 'video') as Video[];
+  const videos = devices.filter((d) => d.kind === 'video') as Video[];
   if (videos.length > 1 && videos.some((x) => x.model.type === 'none')) {
     throw new ConfigUnsupportedError("a 'none' video type must be the only video device defined for the domain");
   }
@@ -201,8 +199,8 @@ export function validatePrimaryVideo(devices: readonly Device[]): void {
   }
 }
 
-registerDeviceCodec<Video>('video', { parse: parseVideo, format: formatVideo });
-registerDeviceValidator<Video>('video', (v, dom) => {
-  validateVideo(v, dom);
-  if (dom.devices.find((d) => d.kind === 'video') === v) validatePrimaryVideo(dom.devices);
-});
+/** The checks run for each <video> at define (listed in validate.ts). */
+export function validateVideoDevice(v: Video, devices: readonly Device[]): void {
+  validateVideo(v, devices);
+  if (devices.find((d) => d.kind === 'video') === v) validatePrimaryVideo(devices);
+}

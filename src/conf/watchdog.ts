@@ -2,7 +2,6 @@
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { attrsOf } from './children.js';
 import { type DeviceInfo, formatDeviceInfo, parseDeviceInfo } from './device-info.js';
-import { registerDeviceCodec } from './devices.js';
 import { propEnum } from './props.js';
 
 export const WATCHDOG_MODELS = ['i6300esb', 'ib700', 'diag288', 'itco'] as const;
@@ -46,4 +45,3 @@ export function formatWatchdog(w: XmlWriter, wd: Watchdog): void {
   }, attrsOf(wd.extra));
 }
 
-registerDeviceCodec<Watchdog>('watchdog', { parse: parseWatchdog, format: formatWatchdog });

@@ -4,8 +4,8 @@ import type { Domain } from '../conf/domain.js';
 import type { Controller } from '../conf/controller.js';
 import { devicesOfKind } from '../conf/devices.js';
 import { isVirtFailoverError } from '../util/errors.js';
-import { emulatedPrimaries, type EmulatedPrimary } from '../qemu/command/namespace.js';
-import type { LintFinding } from './lint.js';
+import { emulatedPrimaries, type EmulatedPrimary } from '../qemu/command/index.js';
+import type { LintFinding } from './finding.js';
 
 const PATH = '/domain/qemu:commandline';
 

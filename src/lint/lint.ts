@@ -5,47 +5,19 @@ import type { XmlElement } from '../util/xml.js';
 import { isVirtFailoverError } from '../util/errors.js';
 import { parseDomain, type Domain } from '../conf/domain.js';
 import { validateDomain } from '../conf/validate.js';
-import { checkDuplicateHostdevs, type Hostdev } from '../conf/hostdev.js';
+import type { Hostdev } from '../conf/hostdev.js';
+import { checkDuplicateHostdevs } from '../conf/hostdev-duplicates.js';
 import type { Interface } from '../conf/interface.js';
 import { isVirtioModel } from '../conf/interface-driver.js';
 import { droppedAliases, isUserAlias } from '../conf/device-info.js';
-import { isRawDevice, deviceName, type Device } from '../conf/devices.js';
-import { validateDomainForQemu } from '../qemu/postparse/validate.js';
+import { isRawDevice, type Device } from '../conf/devices.js';
+import { validateDomainForQemu } from '../qemu/postparse/index.js';
+import { locateDevices, type LintFinding, type LintOptions, type Located } from './finding.js';
 import { lintRawXml, lintNotUnderstood } from './xml.js';
 import { lintPrimaryPlacement } from './placement.js';
 import { lintEmulatedPrimaries } from './emulated.js';
 
-export type LintSeverity = 'error' | 'warning';
-
-export interface LintFinding {
-  severity: LintSeverity;
-  rule: string;
-  path: string;
-  message: string;
-  line?: number;
-}
-
-export interface LintOptions {
-  /** Post-parse (defaults + PCI addresses) with the target QEMU's capabilities, for placement rules. */
-  postParse?: (dom: Domain) => Domain;
-}
-
-/** A device with its XPath, as it stood in the input. */
-export interface Located<T> {
-  dev: T;
-  path: string;
-  index: number;
-}
-
-export function locateDevices(devices: Device[]): Located<Device>[] {
-  const counts = new Map<string, number>();
-  return devices.map((dev, index) => {
-    const name = deviceName(dev);
-    const n = (counts.get(name) ?? 0) + 1;
-    counts.set(name, n);
-    return { dev, index, path: `/domain/devices/${name}[${n}]` };
-  });
-}
+export type { LintFinding, LintOptions, LintSeverity } from './finding.js';
 
 interface PairMember {
   at: Located<Device>;

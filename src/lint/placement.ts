@@ -8,7 +8,7 @@ import { isPciAddress, type PciAddress, formatPciAddressString } from '../conf/a
 import type { Controller } from '../conf/controller.js';
 import { deviceName, devicesOfKind, type Device } from '../conf/devices.js';
 import { deviceInfoOf } from '../conf/validate.js';
-import { locateDevices, type LintFinding, type LintOptions, type Located } from './lint.js';
+import { locateDevices, type LintFinding, type LintOptions, type Located } from './finding.js';
 import { isVirtFailoverError } from '../util/errors.js';
 
 /** Controllers QEMU can hot-plug a PCIe function into. */

@@ -5,7 +5,7 @@ import type { Extra } from '../util/xml.js';
 import type { Domain } from '../conf/domain.js';
 import { isUserAlias } from '../conf/device-info.js';
 import { isRawDevice, type Device } from '../conf/devices.js';
-import type { LintFinding, Located } from './lint.js';
+import type { LintFinding, Located } from './finding.js';
 
 const TEAMING_PARENTS = new Set(['/domain/devices/interface', '/domain/devices/hostdev']);
 const TEAMING_ATTRS = new Set(['type', 'persistent']);

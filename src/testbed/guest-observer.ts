@@ -13,7 +13,7 @@
 // Each phase reports its longest gap and the sequence numbers lost in it. The total is the sum of the three
 // longest gaps, and every sequence number lost from the last reply before `migrate` to the last one seen.
 import { parseGuestLine } from './guest-init.js';
-import type { TimelineEntry } from '../qemu/migration/phases.js';
+import type { TimelineEntry } from '../qemu/migration/index.js';
 
 /** A serial console line with the host time it arrived (GuestConsole's ConsoleLine fits). */
 export interface ObservedLine {

@@ -10,7 +10,7 @@ import { corpusAvailable, corpusDir } from '../helpers/paths.js';
 import { ConformanceSummary } from '../helpers/conformance.js';
 import { formatDomain, parseDomainXml } from '../../src/conf/domain.js';
 import { validateDomain } from '../../src/conf/validate.js';
-import { loadLibvirtCaps } from '../../src/qemu/caps/caps.js';
+import { loadLibvirtCaps } from '../../src/qemu/caps/index.js';
 import type { QemuCaps } from '../../src/qemu/caps/model.js';
 import { postParseDomain } from '../../src/qemu/postparse/postparse.js';
 import { validateDomainForQemu } from '../../src/qemu/postparse/validate.js';

@@ -16,7 +16,7 @@ import {
   supportsFailover,
   type QemuAccel,
   type QemuLauncher,
-} from '../../src/qemu/caps/caps.js';
+} from '../../src/qemu/caps/index.js';
 import { launchProbeProcess } from '../../src/qemu/caps/probe.js';
 
 const QEMU = process.env.VIRT_FAILOVER_QEMU ?? '/usr/bin/qemu-system-x86_64';

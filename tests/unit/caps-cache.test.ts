@@ -14,7 +14,7 @@ import {
   type QemuAccel,
   type QemuLauncher,
   type QmpSession,
-} from '../../src/qemu/caps/caps.js';
+} from '../../src/qemu/caps/index.js';
 import { InternalError, SystemError } from '../../src/util/errors.js';
 
 /** A QEMU that answers the probe's questions with a tiny fixed model. */

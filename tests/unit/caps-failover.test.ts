@@ -13,7 +13,7 @@ import {
   hasFlag,
   supportsFailover,
   type QemuCaps,
-} from '../../src/qemu/caps/caps.js';
+} from '../../src/qemu/caps/index.js';
 import { ConfigUnsupportedError } from '../../src/util/errors.js';
 import { testDataDir } from '../helpers/paths.js';
 

@@ -13,7 +13,7 @@ import {
   machinesFor,
   parseLibvirtCaps,
   supportsFailover,
-} from '../../src/qemu/caps/caps.js';
+} from '../../src/qemu/caps/index.js';
 import { SystemError, XmlError } from '../../src/util/errors.js';
 import { corpusAvailable, corpusDir } from '../helpers/paths.js';
 

@@ -16,7 +16,7 @@ import {
   splitJsonStream,
   supportsFailover,
   type QemuCaps,
-} from '../../src/qemu/caps/caps.js';
+} from '../../src/qemu/caps/index.js';
 import { InternalError } from '../../src/util/errors.js';
 import { corpusAvailable, corpusDir } from '../helpers/paths.js';
 

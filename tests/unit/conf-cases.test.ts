@@ -10,7 +10,7 @@ import { assertGolden, regenerate } from '../helpers/golden.js';
 import { corpusAvailable, corpusDir, testDataDir } from '../helpers/paths.js';
 import { type Domain, formatDomain, parseDomainXml } from '../../src/conf/domain.js';
 import { validateDomain } from '../../src/conf/validate.js';
-import { checkDuplicateHostdevs } from '../../src/conf/hostdev.js';
+import { checkDuplicateHostdevs } from '../../src/conf/hostdev-duplicates.js';
 import { type Interface, validateNetQueueSizes, validateNetTeamingModel } from '../../src/conf/interface.js';
 
 /**

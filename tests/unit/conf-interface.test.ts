@@ -9,7 +9,7 @@ import {
   type Interface, formatInterface, parseInterface, validateNetQueueSizes, validateNetTeamingModel,
 } from '../../src/conf/interface.js';
 import { formatDomain, parseDomainXml } from '../../src/conf/domain.js';
-import { checkDuplicateHostdevs } from '../../src/conf/hostdev.js';
+import { checkDuplicateHostdevs } from '../../src/conf/hostdev-duplicates.js';
 
 function net(xml: string, inactive = true): Interface {
   return parseInterface(new ElementReader(parseXml(xml)), { inactive });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { corpusDir, testDataDir } from '../helpers/paths.js';
-import { loadLibvirtCaps } from '../../src/qemu/caps/caps.js';
+import { loadLibvirtCaps } from '../../src/qemu/caps/index.js';
 import { postParseDomain } from '../../src/qemu/postparse/postparse.js';
 import { assertGolden } from '../helpers/golden.js';
 import { parseXml } from '../../src/util/xml.js';

@@ -22,8 +22,8 @@ import { InternalError, SystemError } from '../../util/errors.js';
 import { capsFromJson, capsToJson, type QemuCapsJson } from './json.js';
 import type { QemuAccel, QemuCaps } from './model.js';
 import { assembleCaps, queryAccelPhase, queryMainPhase, type AccelPhase, type QmpExecutor } from './qmp.js';
-import { Monitor } from '../monitor/monitor.js';
-import { waitForSocket } from '../monitor/socket.js';
+import { Monitor } from '../monitor/index.js';
+import { waitForSocket } from '../monitor/index.js';
 
 /** Bump when the cached JSON or the way flags are derived changes. */
 export const CAPS_CACHE_FORMAT = 2; // 2: more derived flags (command-line options)

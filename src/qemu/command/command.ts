@@ -13,7 +13,7 @@ import { findEmulator } from '../../conf/emulator.js';
 import type { Interface } from '../../conf/interface.js';
 import { InvalidArgError, OperationUnsupportedError } from '../../util/errors.js';
 import { assignAliases } from './aliases.js';
-import type { QemuCaps } from '../caps/model.js';
+import type { QemuCaps } from '../caps/index.js';
 import { type BuildContext, unsupported } from './context.js';
 import {
   buildAudio, buildControllers, buildGraphics, buildInputs, buildMemballoon, buildRngs, buildSerials, buildVideos,

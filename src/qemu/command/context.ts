@@ -3,14 +3,15 @@
 import type { Address, PciAddress } from '../../conf/address.js';
 import type { Controller } from '../../conf/controller.js';
 import { isUserAlias, type DeviceInfo } from '../../conf/device-info.js';
-import { type Device, deviceName, formatDevices, isRawDevice } from '../../conf/devices.js';
+import { type Device, deviceName, isRawDevice } from '../../conf/devices.js';
+import { formatDevices } from '../../conf/device-table.js';
 import type { Domain } from '../../conf/domain.js';
 import type { Interface } from '../../conf/interface.js';
 import { deviceInfoOf } from '../../conf/validate.js';
 import { ConfigUnsupportedError, InternalError, OperationUnsupportedError } from '../../util/errors.js';
 import { parseXml, XmlWriter, type XmlElement } from '../../util/xml.js';
 import type { AliasMap } from './aliases.js';
-import type { QemuCaps } from '../caps/model.js';
+import type { QemuCaps } from '../caps/index.js';
 import type { ArgvBuilder, PropObject } from './props.js';
 import { positive, tristate } from './props.js';
 import type { CommandProfile } from './profile.js';

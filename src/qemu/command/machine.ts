@@ -4,7 +4,7 @@
 // management, -boot.
 import { deviceName } from '../../conf/devices.js';
 import { ConfigUnsupportedError, InternalError } from '../../util/errors.js';
-import { findMachine, type QemuAccel } from '../caps/model.js';
+import { findMachine, type QemuAccel } from '../caps/index.js';
 import type { BuildContext } from './context.js';
 import { unsupported } from './context.js';
 import { domainPm, feature, featureState, isQ35 } from './domain.js';

@@ -2,7 +2,7 @@
 // builder. Objects keep insertion order, which is libvirt's property order; an
 // `undefined` value means "not set" and is left out, like libvirt's optional
 // (S:/T:/p:/k:) virJSONValueObjectAdd arguments.
-import type { QemuCaps } from '../caps/model.js';
+import type { QemuCaps } from '../caps/index.js';
 
 export type PropValue = string | number | boolean | undefined | PropObject | PropValue[];
 export interface PropObject {

@@ -9,8 +9,8 @@ import { type Domain, formatDomain, parseDomainXml } from '../../conf/domain.js'
 import { findEmulator } from '../../conf/emulator.js';
 import { validateDomain } from '../../conf/validate.js';
 import { OperationInvalidError, XmlError } from '../../util/errors.js';
-import { probeQemuCaps } from '../caps/probe.js';
-import type { QemuCaps } from '../caps/model.js';
+import { probeQemuCaps } from '../caps/index.js';
+import type { QemuCaps } from '../caps/index.js';
 import {
   type DestroyOptions,
   type ShutdownOptions,
@@ -38,7 +38,7 @@ import { type MigrateLocalOptions, type MigrateLocalResult, migrateDomainLocal }
 import type { HostdevHostOptions } from './hostdev.js';
 import { DomainStore, DOMAIN_STATE_TEXT } from './store.js';
 import { type ResolveDirsOptions, validateDomainName } from './store-paths.js';
-import { validateDomainForQemu } from '../postparse/validate.js';
+import { validateDomainForQemu } from '../postparse/index.js';
 import { resolveExecutable } from './process.js';
 import { defaultBuildCommand, defaultChooseAccel, defaultPostParse } from './wiring.js';
 
@@ -118,7 +118,7 @@ export class QemuDriver {
       probeCaps: opts.probeCaps ?? ((b) => probeQemuCaps(resolveExecutable(b, env))),
       buildCommand: opts.buildCommand ?? defaultBuildCommand,
       postParse: opts.postParse ?? defaultPostParse,
-      chooseAccel: opts.chooseAccel ?? ((dom, binary) => defaultChooseAccel(dom, binary, env)),
+      chooseAccel: opts.chooseAccel ?? ((dom) => defaultChooseAccel(dom)),
       timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
       host: opts.host ?? {},
     });

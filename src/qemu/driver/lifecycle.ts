@@ -13,10 +13,10 @@ import path from 'node:path';
 import { parseDomainXml } from '../../conf/domain.js';
 import { findEmulator } from '../../conf/emulator.js';
 import { InternalError, OperationFailedError, OperationInvalidError, SystemError } from '../../util/errors.js';
-import { applyAliases, assignAliases } from '../command/aliases.js';
-import { renderShellLine } from '../command/render.js';
-import { Monitor, QmpDisconnectedError } from '../monitor/monitor.js';
-import { waitForSocket } from '../monitor/socket.js';
+import { applyAliases, assignAliases } from '../command/index.js';
+import { renderShellLine } from '../command/index.js';
+import { Monitor, QmpDisconnectedError } from '../monitor/index.js';
+import { waitForSocket } from '../monitor/index.js';
 import { appendLog, logTimestamp, openLog, readLogSince, spawnDetached, terminateProcess, waitForExit } from './process.js';
 import { checkSocketPath } from './store-paths.js';
 import {

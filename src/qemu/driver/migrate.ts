@@ -26,9 +26,9 @@ import type { Hostdev } from '../../conf/hostdev.js';
 import type { Interface } from '../../conf/interface.js';
 import { OperationFailedError, OperationInvalidError, OperationUnsupportedError } from '../../util/errors.js';
 import { readCmdline, readProcStat } from '../../util/proc.js';
-import { assignAliases } from '../command/aliases.js';
-import type { QemuCaps } from '../caps/model.js';
-import { renderShellLine } from '../command/render.js';
+import { assignAliases } from '../command/index.js';
+import type { QemuCaps } from '../caps/index.js';
+import { renderShellLine } from '../command/index.js';
 import { withDomainLock } from './lifecycle.js';
 import { pciHostdevAddresses, recordedHostdevs } from './hostdev.js';
 import { type DomainSummary, type DriverContext, type Inspected, type QemuCommandLine, inspectDomain } from './state.js';
@@ -39,9 +39,9 @@ import {
   type ProcessDestination,
   migrateFailover,
   processDestinationLauncher,
-} from '../migration/migration.js';
-import { Monitor } from '../monitor/monitor.js';
-import { emulatedPrimaries } from '../command/namespace.js';
+} from '../migration/index.js';
+import { Monitor } from '../monitor/index.js';
+import { emulatedPrimaries } from '../command/index.js';
 import { appendLog, isOurQemu, logTimestamp, readLogSince, terminateProcess, waitForExit } from './process.js';
 import { checkSocketPath } from './store-paths.js';
 

@@ -3,8 +3,8 @@
 // may have paused itself). Readers never need the domain lock; when they find a record whose
 // QEMU is gone, they clean it up if the lock happens to be free.
 import { NoDomainError } from '../../util/errors.js';
-import type { QemuCaps } from '../caps/model.js';
-import { Monitor } from '../monitor/monitor.js';
+import type { QemuCaps } from '../caps/index.js';
+import { Monitor } from '../monitor/index.js';
 import { appendLog, isOurQemu, logTimestamp, waitForExit } from './process.js';
 import { type DomainStateName, type DomainStatus, type DomainStore, peekNameUuid } from './store.js';
 import { validateDomainName } from './store-paths.js';

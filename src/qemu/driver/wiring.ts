@@ -1,10 +1,11 @@
 // The driver's defaults that come from other modules: the argv builder, post-parse and the
 // accelerator choice. Kept in one place so the driver itself stays independent of them.
+import { constants as fsc } from 'node:fs';
+import { access } from 'node:fs/promises';
 import type { Domain } from '../../conf/domain.js';
 import { hostPciIsExpress } from '../../host/index.js';
-import { probeAccel } from '../../testbed/accel.js';
-import { buildCommandLine } from '../command/command.js';
-import { postParseDomain } from '../postparse/postparse.js';
+import { buildCommandLine } from '../command/index.js';
+import { postParseDomain } from '../postparse/index.js';
 import type { CommandBuilder, PostParser } from './state.js';
 
 /**
@@ -25,10 +26,16 @@ export const defaultPostParse: PostParser = (dom, caps, opts) => {
 };
 
 /**
- * libvirt's meaning of <domain type>: 'qemu' is TCG. 'kvm' asks for KVM; probeAccel() decides
- * whether KVM really works here (it does not on some nested hosts) and falls back to TCG.
+ * libvirt's meaning of <domain type>: 'qemu' is TCG; 'kvm' is KVM when /dev/kvm opens read/write, else TCG.
+ * An openable /dev/kvm can still be unusable on nested hosts: callers that must know (the CLI) pass a
+ * chooseAccel that boots a probe guest instead.
  */
-export async function defaultChooseAccel(dom: Domain, binary: string, env: NodeJS.ProcessEnv): Promise<'kvm' | 'tcg'> {
+export async function defaultChooseAccel(dom: Domain): Promise<'kvm' | 'tcg'> {
   if (dom.type !== 'kvm') return 'tcg';
-  return (await probeAccel({ qemuBinary: binary, env })).accel;
+  try {
+    await access('/dev/kvm', fsc.R_OK | fsc.W_OK);
+    return 'kvm';
+  } catch {
+    return 'tcg';
+  }
 }

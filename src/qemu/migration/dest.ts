@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { OperationFailedError } from '../../util/errors.js';
 import type { MigrationMonitor } from './phases.js';
-import { Monitor } from '../monitor/monitor.js';
-import { waitForSocket } from '../monitor/socket.js';
+import { Monitor } from '../monitor/index.js';
+import { waitForSocket } from '../monitor/index.js';
 
 export interface DestinationHandle {
   monitor: MigrationMonitor;

@@ -5,7 +5,7 @@ import type { DestinationHandle } from './dest.js';
 import type { MigrationFailureReason } from './phases.js';
 import { pciQdevIds } from './precheck.js';
 import { MigrationRunBase, quoteList, type MigrateStats } from './run.js';
-import type { MigrationResult, PairOutcome } from './migration.js';
+import type { MigrationResult, PairOutcome } from './types.js';
 
 export class MigrationRun<D extends DestinationHandle> extends MigrationRunBase<D> {
   /**

@@ -1,7 +1,7 @@
 // Rendering a migration for people (a live line on a TTY, a summary at the end) and for --json
 // (the timeline with ms timestamps, no live handles). Pure functions: the CLI picks one.
 import type { MigrationFailedError, MigrationProgress, TimelineEntry } from './phases.js';
-import type { MigrationResult } from './migration.js';
+import type { MigrationResult } from './types.js';
 
 const MB = 1_000_000;
 

@@ -13,12 +13,7 @@ import {
   type MigrationProgress,
 } from './phases.js';
 import { precheckFailover, type PrecheckResult } from './precheck.js';
-import type { MigrateFailoverOptions, MigrationResult } from './migration.js';
-
-export interface MigrationTimers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+import type { MigrateFailoverOptions, MigrationResult, MigrationTimers } from './types.js';
 
 const REAL_TIMERS: MigrationTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),

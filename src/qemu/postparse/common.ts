@@ -12,7 +12,7 @@ import type { Domain } from '../../conf/domain.js';
 import type { Interface } from '../../conf/interface.js';
 import { type Video, newVideo } from '../../conf/video.js';
 import { ConfigUnsupportedError, XmlError } from '../../util/errors.js';
-import type { QemuCaps } from '../caps/model.js';
+import type { QemuCaps } from '../caps/index.js';
 import { hasGraphics, maybeAddController } from './devices.js';
 import { videoPostParse } from './device-defaults.js';
 

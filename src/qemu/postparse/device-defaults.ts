@@ -12,7 +12,7 @@ import type { Interface } from '../../conf/interface.js';
 import type { Sound } from '../../conf/sound.js';
 import type { Video, VideoModel, VideoType } from '../../conf/video.js';
 import { ConfigUnsupportedError, InternalError, XmlError } from '../../util/errors.js';
-import { type QemuCaps, hasFlag } from '../caps/model.js';
+import { type QemuCaps, hasFlag } from '../caps/index.js';
 import { defaultUsbModel } from './devices.js';
 import { isX86 } from './machine-type.js';
 

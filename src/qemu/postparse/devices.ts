@@ -11,7 +11,7 @@ import { type Input, type InputBus, type InputType, newInput } from '../../conf/
 import { newMemballoon } from '../../conf/memballoon.js';
 import { type Watchdog, newWatchdog } from '../../conf/watchdog.js';
 import { InternalError, XmlError } from '../../util/errors.js';
-import { type QemuCaps, hasFlag } from '../caps/model.js';
+import { type QemuCaps, hasFlag } from '../caps/index.js';
 import { isI440FX, isPciLessX86, isQ35, isX86 } from './machine-type.js';
 
 function controllersOf(devices: readonly Device[], type: string): Controller[] {

@@ -6,7 +6,7 @@ import { newCpu } from '../../conf/cpu.js';
 import type { Domain } from '../../conf/domain.js';
 import { newEmulator } from '../../conf/emulator.js';
 import { ConfigUnsupportedError, InternalError, InvalidArgError } from '../../util/errors.js';
-import { type QemuAccel, type QemuCaps, type QemuMachine, hasFlag } from '../caps/model.js';
+import { type QemuAccel, type QemuCaps, type QemuMachine, hasFlag } from '../caps/index.js';
 import { isX86 } from './machine-type.js';
 
 export interface MachineOptions {

@@ -25,7 +25,7 @@ import type { Sound } from '../../conf/sound.js';
 import type { Video } from '../../conf/video.js';
 import type { Watchdog } from '../../conf/watchdog.js';
 import { ConfigUnsupportedError, InternalError } from '../../util/errors.js';
-import { type QemuCaps, hasFlag } from '../caps/model.js';
+import { type QemuCaps, hasFlag } from '../caps/index.js';
 import { isI440FX, isQ35 } from './machine-type.js';
 import { PCI_CONNECT as C, PciAddressSet, type PciSlotAddress } from './pci-set.js';
 import { type ConnectFlagSet, connectFlagSet, deviceConnectFlags, pciAddressPresent, pciAddressWanted } from './pci-connect.js';

@@ -4,7 +4,7 @@
 import type { Controller } from '../../conf/controller.js';
 import type { Domain } from '../../conf/domain.js';
 import { ConfigUnsupportedError } from '../../util/errors.js';
-import { type QemuCaps, hasFlag } from '../caps/model.js';
+import { type QemuCaps, hasFlag } from '../caps/index.js';
 import { infoDevices, pciControllers, pciOf } from './pci-devices.js';
 
 /** virDomainPCIAddressSetAllMulti: function 0 of a slot with other functions in use says so. */

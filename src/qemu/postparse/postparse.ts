@@ -6,7 +6,7 @@ import type { PciAddress } from '../../conf/address.js';
 import { assignControllerIndexes, isController } from '../../conf/controller.js';
 import type { Domain } from '../../conf/domain.js';
 import type { Interface } from '../../conf/interface.js';
-import type { QemuCaps } from '../caps/model.js';
+import type { QemuCaps } from '../caps/index.js';
 import { isPciLessX86, isX86 } from './machine-type.js';
 import { assignPciAddresses } from './pci-assign.js';
 import {

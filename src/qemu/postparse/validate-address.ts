@@ -6,7 +6,7 @@ import type { DeviceInfo } from '../../conf/device-info.js';
 import { isRawDevice } from '../../conf/devices.js';
 import type { Domain } from '../../conf/domain.js';
 import { ConfigUnsupportedError } from '../../util/errors.js';
-import { type QemuCaps, hasFlag } from '../caps/model.js';
+import { type QemuCaps, hasFlag } from '../caps/index.js';
 
 function zpciSet(a: PciAddress): boolean {
   return a.zpci !== undefined && (a.zpci.uid !== undefined || a.zpci.fid !== undefined);

@@ -3,7 +3,7 @@ import type { Domain } from '../../conf/domain.js';
 import { type Interface, validateNetQueueSizes, validateNetTeamingModel } from '../../conf/interface.js';
 import type { Hostdev } from '../../conf/hostdev.js';
 import { devicesOfKind } from '../../conf/devices.js';
-import { checkFailoverSupport, type QemuCaps } from '../caps/caps.js';
+import { checkFailoverSupport, type QemuCaps } from '../caps/index.js';
 import { validateDeviceAddressesForQemu } from './validate-address.js';
 
 function usesTeaming(dom: Domain): boolean {

@@ -1,6 +1,6 @@
-// QEMU capabilities: the model and its queries (caps-model.ts), libvirt's capabilities XML
-// (caps-libvirt.ts), probing a binary over QMP with a cache (caps-probe.ts, caps-qmp.ts,
-// caps-schema.ts), recorded QMP replay (caps-replay.ts), JSON and human output (caps-json.ts).
+// QEMU capabilities, the public face of this folder: the model and its queries (model.ts), libvirt's
+// capabilities XML (libvirt-xml.ts), probing a binary over QMP with a cache (probe.ts, qmp.ts, schema.ts),
+// recorded QMP replay (replay.ts), JSON and human output (json.ts).
 export {
   QEMU_ACCELS,
   FAILOVER_PRIMARY_TYPES,
