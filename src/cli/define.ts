@@ -1,7 +1,8 @@
 // `virt-failover define FILE`: virsh define. Parse, post-parse, validate, store atomically.
 import type { Command } from 'commander';
 import { readFileBounded } from '../util/fs.js';
-import { openDriver, printVirsh, virshAction } from './domain-common.js';
+import { printVirsh, virshAction } from './domain-common.js';
+import { openBackend } from './backend.js';
 import { type CliIo, printJson } from './io.js';
 
 export function registerDefine(program: Command, io: CliIo, _setExit: (code: number) => void): void {
@@ -12,7 +13,7 @@ export function registerDefine(program: Command, io: CliIo, _setExit: (code: num
     .action(async (file: string) => {
       const r = await virshAction(io, undefined, `Failed to define domain from ${file}`, async () => {
         const bytes = await readFileBounded(file);
-        return openDriver(program).define(bytes, { source: file });
+        return openBackend(program).define(bytes, { source: file });
       });
       if (io.json) printJson(io, { ...r, file });
       else printVirsh(io, `Domain '${r.name}' defined from ${file}`);

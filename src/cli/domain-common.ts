@@ -1,20 +1,7 @@
 // Shared by the domain verbs (define, start, list, ...): opening the driver for the
 // --state-dir in effect, and virsh's output conventions.
-import type { Command } from 'commander';
-import { QemuDriver } from '../qemu/driver/index.js';
-import { probeAccel } from '../testbed/index.js';
 import { NoDomainError, isVirtFailoverError } from '../util/errors.js';
 import type { CliIo } from './io.js';
-
-export function openDriver(program: Command): QemuDriver {
-  const { stateDir } = program.opts<{ stateDir?: string }>();
-  // <domain type='kvm'> runs under KVM only when a probe guest really boots with it (nested hosts can open
-  // /dev/kvm and still hang), else under TCG, as the demo and tests need on such hosts.
-  return QemuDriver.open({
-    stateDir,
-    chooseAccel: async (dom, binary) => (dom.type === 'kvm' ? (await probeAccel({ qemuBinary: binary })).accel : 'tcg'),
-  });
-}
 
 /**
  * virsh ends the output of every command with an empty line (vshPrintExtra(ctl, "\n") after

@@ -1,8 +1,9 @@
 // `virt-failover list [--all]`: virsh list, the same table (vshTable: every cell is
 // " " + text, columns padded to the widest cell + 2, a dashed line of sum(width + 3)).
 import type { Command } from 'commander';
-import { type DomainSummary, formatState } from '../qemu/driver/index.js';
-import { openDriver, printVirsh } from './domain-common.js';
+import { type DomainSummary, formatState } from '../conf/domain-state.js';
+import { printVirsh } from './domain-common.js';
+import { openBackend } from './backend.js';
 import { type CliIo, printJson } from './io.js';
 
 /** Display width: control characters as \xNN like virsh, wide (CJK, emoji) characters count 2. */
@@ -45,7 +46,7 @@ export function registerList(program: Command, io: CliIo, _setExit: (code: numbe
     .description('list domains (active ones; --all: also inactive)')
     .option('--all', 'list inactive and active domains')
     .action(async (opts: { all?: boolean }) => {
-      const domains = await openDriver(program).list({ all: opts.all });
+      const domains = await openBackend(program).list({ all: opts.all });
       if (io.json) printJson(io, domains);
       else printVirsh(io, renderDomainList(domains));
     });

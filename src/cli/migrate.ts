@@ -13,8 +13,9 @@ import {
   renderTimeline,
 } from '../qemu/migration/index.js';
 import type { MigrationProgress } from '../qemu/migration/index.js';
-import { InvalidArgError, NoDomainError, OperationUnsupportedError } from '../util/errors.js';
-import { openDriver, printVirsh } from './domain-common.js';
+import { InvalidArgError, NoDomainError } from '../util/errors.js';
+import { printVirsh } from './domain-common.js';
+import { openBackend } from './backend.js';
 import { type CliIo, printJson } from './io.js';
 
 /** --unplug-timeout: seconds, fractions allowed, more than 0. */
@@ -61,9 +62,6 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
     .option('--resume', 'resume a paused guest first (a paused guest cannot release its primaries)')
     .action(async (ref: string, destination: string, opts: MigrateOpts) => {
       const unplugTimeoutMs = parseUnplugTimeout(opts.unplugTimeout);
-      if (destination !== 'local') {
-        throw new OperationUnsupportedError(`migration destination '${destination}' is not supported yet: only 'local' (a second QEMU on this host)`);
-      }
       const progress = progressPrinter((s) => io.err(s), !!process.stderr.isTTY);
       const ac = new AbortController();
       const onSignal = (sig: NodeJS.Signals): void => {
@@ -75,7 +73,7 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
-        const { result, domain } = await openDriver(program).migrateLocal(ref, {
+        const { result, domain } = await openBackend(program).migrate(ref, destination, {
           unplugTimeoutMs,
           requireFailover: !!opts.requireFailover,
           resume: !!opts.resume,

@@ -3,7 +3,8 @@
 // running; `destroy` forces it off). --timeout 0 only sends the request, as virsh does.
 import type { Command } from 'commander';
 import { InvalidArgError } from '../util/errors.js';
-import { openDriver, printVirsh, virshAction } from './domain-common.js';
+import { printVirsh, virshAction } from './domain-common.js';
+import { openBackend } from './backend.js';
 import { type CliIo, printJson } from './io.js';
 
 export function parseTimeoutSeconds(raw: string): number {
@@ -22,7 +23,7 @@ export function registerShutdown(program: Command, io: CliIo, _setExit: (code: n
     .action(async (ref: string, opts: { timeout: string }) => {
       const seconds = parseTimeoutSeconds(opts.timeout);
       const r = await virshAction(io, ref, `Failed to shutdown domain '${ref}'`, () =>
-        openDriver(program).shutdown(ref, { timeoutMs: seconds * 1000 }),
+        openBackend(program).shutdown(ref, { timeoutMs: seconds * 1000 }),
       );
       if (io.json) printJson(io, r);
       else printVirsh(io, `Domain '${r.name}' is being shutdown`);

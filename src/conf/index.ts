@@ -1,4 +1,5 @@
 export * from './domain.js';
+export * from './domain-state.js';
 export * from './devices.js';
 export * from './device-table.js';
 export * from './device-info.js';

@@ -12,7 +12,7 @@ const ALLOWED: Record<string, string[]> = {
   conf: ['util'],
   host: ['conf', 'util'],
   qemu: ['host', 'conf', 'util'],
-  libvirt: ['host', 'conf', 'util'],
+  libvirt: ['qemu', 'host', 'conf', 'util'],
   lint: ['qemu', 'libvirt', 'host', 'conf', 'util'],
   testbed: ['qemu', 'host', 'conf', 'util'],
   cli: ['lint', 'testbed', 'qemu', 'libvirt', 'host', 'conf', 'util'],
@@ -70,6 +70,18 @@ test('other folders enter a folder only through its index.ts', () => {
       if (target !== folderOf(f) && INDEXED.test(target) && d !== `${target}/index.ts`) bad.push(`${f} imports ${d}`);
     }
   }
+  assert.deepEqual(bad, []);
+});
+
+test('the domain verbs reach an engine only through src/cli/backend.ts (the demo runs its own driver)', () => {
+  const direct = [...graph]
+    .filter(([f]) => f.startsWith('src/cli/') && f !== 'src/cli/backend.ts' && f !== 'src/cli/demo.ts')
+    .flatMap(([f, deps]) => deps.filter((d) => d.startsWith('src/qemu/driver/') || d.startsWith('src/libvirt/')).map((d) => `${f} imports ${d}`));
+  assert.deepEqual(direct, []);
+});
+
+test("src/libvirt builds on QEMU's monitor and migration logic, never on the embedded driver", () => {
+  const bad = [...graph].filter(([f]) => f.startsWith('src/libvirt/')).flatMap(([f, deps]) => deps.filter((d) => d.startsWith('src/qemu/driver/')).map((d) => `${f} imports ${d}`));
   assert.deepEqual(bad, []);
 });
 

@@ -36,7 +36,7 @@ import {
 } from './state.js';
 import { type MigrateLocalOptions, type MigrateLocalResult, migrateDomainLocal } from './migrate.js';
 import type { HostdevHostOptions } from './hostdev.js';
-import { DomainStore, DOMAIN_STATE_TEXT } from './store.js';
+import { DomainStore } from './store.js';
 import { type ResolveDirsOptions, validateDomainName } from './store-paths.js';
 import { validateDomainForQemu } from '../postparse/index.js';
 import { resolveExecutable } from './process.js';
@@ -84,11 +84,7 @@ export interface UndefineResult {
 
 const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
-/** "shut off (crashed)" etc., as virsh domstate --reason prints it. */
-export function formatState(s: Pick<DomainSummary, 'state' | 'reason'>, withReason: boolean): string {
-  const text = DOMAIN_STATE_TEXT[s.state];
-  return withReason ? `${text} (${s.reason})` : text;
-}
+export { formatState } from '../../conf/domain-state.js';
 
 function summary(i: Inspected): DomainSummary {
   const out: DomainSummary = { name: i.name, uuid: i.uuid, state: i.state, reason: i.reason, persistent: i.persistent, active: i.active };

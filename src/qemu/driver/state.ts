@@ -9,6 +9,7 @@ import { appendLog, isOurQemu, logTimestamp, waitForExit } from './process.js';
 import { type DomainStateName, type DomainStatus, type DomainStore, peekNameUuid } from './store.js';
 import { validateDomainName } from './store-paths.js';
 import type { Domain } from '../../conf/domain.js';
+import type { DomainSummary } from '../../conf/domain-state.js';
 import { type HostdevClaim, type HostdevHostOptions, recordedHostdevs, releaseHostdevs, withoutHostdevs } from './hostdev.js';
 
 /** The argv to run: environment, binary, arguments (command-render.ts's QemuCommand). */
@@ -68,17 +69,7 @@ export interface DriverContext {
 }
 
 /** A domain as list/domstate report it. */
-export interface DomainSummary {
-  name: string;
-  uuid: string;
-  /** Set while active. */
-  id?: number;
-  state: DomainStateName;
-  reason: string;
-  persistent: boolean;
-  active: boolean;
-  pid?: number;
-}
+export type { DomainSummary } from '../../conf/domain-state.js';
 
 export interface Inspected extends DomainSummary {
   status?: DomainStatus;

@@ -7,26 +7,13 @@ import { OperationFailedError, OperationInvalidError, SystemError } from '../../
 import { writeFileAtomic } from '../../util/fs.js';
 import { isProcessAlive } from '../../util/proc.js';
 import { parseXml } from '../../util/xml.js';
+import { DOMAIN_STATES, type DomainStateName } from '../../conf/domain-state.js';
 import { acquireLock, tryAcquireLock, type HeldLock } from './lock.js';
 import { resolveStateDirs, validateDomainName, type ResolveDirsOptions, type StateDirs } from './store-paths.js';
 
 export { validateDomainName } from './store-paths.js';
 
-/** libvirt's virDomainState, as stored and as printed in --json. */
-export const DOMAIN_STATES = ['nostate', 'running', 'blocked', 'paused', 'shutdown', 'shutoff', 'crashed', 'pmsuspended'] as const;
-export type DomainStateName = (typeof DOMAIN_STATES)[number];
-
-/** What virsh prints for each state. */
-export const DOMAIN_STATE_TEXT: Record<DomainStateName, string> = {
-  nostate: 'no state',
-  running: 'running',
-  blocked: 'idle',
-  paused: 'paused',
-  shutdown: 'in shutdown',
-  shutoff: 'shut off',
-  crashed: 'crashed',
-  pmsuspended: 'pmsuspended',
-};
+export { DOMAIN_STATES, DOMAIN_STATE_TEXT, type DomainStateName } from '../../conf/domain-state.js';
 
 /** The runtime record of a domain (NAME.json in the runtime dir). */
 export interface DomainStatus {

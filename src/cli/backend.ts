@@ -1,0 +1,121 @@
+// The one interface the domain verbs call, so a verb does not know which engine runs the domain: the
+// embedded driver (our own store and QEMU processes, the default) or a libvirt daemon (`--connect URI`).
+// Results are the verbs' own shapes; each backend fills them in from what its engine reports.
+import type { Command } from 'commander';
+import type { DomainSummary } from '../conf/domain-state.js';
+import { type MigrateLocalOptions, QemuDriver } from '../qemu/driver/index.js';
+import type { MigrationResult } from '../qemu/migration/index.js';
+import { OperationUnsupportedError } from '../util/errors.js';
+import { probeAccel } from '../testbed/index.js';
+
+export interface BackendDefineResult {
+  name: string;
+  uuid: string;
+  /** False when an existing definition was replaced. */
+  created: boolean;
+}
+
+export interface BackendUndefineResult {
+  name: string;
+  uuid: string;
+  /** The domain was running and goes on as a transient domain. */
+  stillRunning: boolean;
+}
+
+export interface BackendStartResult {
+  name: string;
+  uuid: string;
+  id?: number;
+  pid?: number;
+}
+
+export interface BackendStopResult {
+  name: string;
+  /** For shutdown with timeoutMs 0: only requested. */
+  state: 'shutoff' | 'requested';
+}
+
+export type BackendMigrateOptions = MigrateLocalOptions;
+
+export interface BackendMigrateResult {
+  result: MigrationResult;
+  /** The domain afterwards, where it runs now. */
+  domain: DomainSummary;
+}
+
+export interface DomainBackend {
+  /** 'embedded' (our own driver) or 'libvirt'. */
+  readonly kind: 'embedded' | 'libvirt';
+  /** What the user connected to: the state dir for the embedded driver, the libvirt URI otherwise. */
+  readonly uri: string;
+  define(xml: Uint8Array, opts: { source?: string }): Promise<BackendDefineResult>;
+  undefine(ref: string): Promise<BackendUndefineResult>;
+  list(opts: { all?: boolean }): Promise<DomainSummary[]>;
+  getState(ref: string): Promise<DomainSummary>;
+  /** The live XML while running (unless inactive), else the definition. */
+  getXml(ref: string, opts: { inactive?: boolean }): Promise<string>;
+  start(ref: string): Promise<BackendStartResult>;
+  shutdown(ref: string, opts: { timeoutMs?: number }): Promise<BackendStopResult>;
+  destroy(ref: string): Promise<BackendStopResult>;
+  /** Failover-aware live migration to `destination` ('local', or what the backend understands). */
+  migrate(ref: string, destination: string, opts: BackendMigrateOptions): Promise<BackendMigrateResult>;
+}
+
+/** The embedded driver behind the backend interface. */
+export class EmbeddedBackend implements DomainBackend {
+  readonly kind = 'embedded' as const;
+  readonly uri: string;
+  readonly driver: QemuDriver;
+
+  constructor(driver: QemuDriver) {
+    this.driver = driver;
+    this.uri = driver.store.stateDir;
+  }
+
+  define(xml: Uint8Array, opts: { source?: string }): Promise<BackendDefineResult> {
+    return this.driver.define(xml, opts);
+  }
+  undefine(ref: string): Promise<BackendUndefineResult> {
+    return this.driver.undefine(ref);
+  }
+  list(opts: { all?: boolean }): Promise<DomainSummary[]> {
+    return this.driver.list(opts);
+  }
+  getState(ref: string): Promise<DomainSummary> {
+    return this.driver.getState(ref);
+  }
+  getXml(ref: string, opts: { inactive?: boolean }): Promise<string> {
+    return this.driver.getXml(ref, opts);
+  }
+  start(ref: string): Promise<BackendStartResult> {
+    return this.driver.start(ref);
+  }
+  shutdown(ref: string, opts: { timeoutMs?: number }): Promise<BackendStopResult> {
+    return this.driver.shutdown(ref, opts);
+  }
+  destroy(ref: string): Promise<BackendStopResult> {
+    return this.driver.destroy(ref);
+  }
+  migrate(ref: string, destination: string, opts: BackendMigrateOptions): Promise<BackendMigrateResult> {
+    if (destination !== 'local') {
+      throw new OperationUnsupportedError(`migration destination '${destination}' is not supported yet: only 'local' (a second QEMU on this host)`);
+    }
+    return this.driver.migrateLocal(ref, opts);
+  }
+}
+
+/** The embedded driver for the --state-dir in effect. */
+export function openDriver(program: Command): QemuDriver {
+  const { stateDir } = program.opts<{ stateDir?: string }>();
+  // <domain type='kvm'> runs under KVM only when a probe guest really boots with it (nested hosts can open
+  // /dev/kvm and still hang), else under TCG, as the demo and tests need on such hosts.
+  return QemuDriver.open({
+    stateDir,
+    chooseAccel: async (dom, binary) => (dom.type === 'kvm' ? (await probeAccel({ qemuBinary: binary })).accel : 'tcg'),
+  });
+}
+
+/** The backend the global options select. */
+export function openBackend(program: Command): DomainBackend {
+  return new EmbeddedBackend(openDriver(program));
+}
