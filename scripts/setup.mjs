@@ -1,7 +1,8 @@
 // Shared setup for `npm test` and `npm run demo`: install what the project
 // needs (npm packages, Debian packages) and build. No shell strings.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,11 +26,14 @@ function mustRun(cmd, args, opts) {
 }
 
 export function ensureNodeModules() {
-  const marker = path.join(root, 'node_modules', '.package-lock.json');
-  const lock = path.join(root, 'package-lock.json');
-  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(lock).mtimeMs) return;
+  // Installed from exactly this lock file? A hash of its content, not its mtime: a fresh checkout or a
+  // second work tree has a newer lock file with the same content.
+  const marker = path.join(root, 'node_modules', '.virt-failover-lock-sha256');
+  const hash = createHash('sha256').update(readFileSync(path.join(root, 'package-lock.json'))).digest('hex');
+  if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === hash) return;
   console.log('setup: installing npm packages (npm ci)');
   mustRun('npm', ['ci', '--no-audit', '--no-fund']);
+  writeFileSync(marker, `${hash}\n`);
 }
 
 function missingDebianPackages(pkgs) {
