@@ -124,3 +124,36 @@ test('processes racing over a stale lock: exactly one takes it over', { timeout:
   assert.equal(existsSync(file), false, 'winner released on exit');
   assert.equal(existsSync(`${file}.break`), false);
 });
+
+test('waitMs: a holder killed with SIGKILL is noticed at once (its file stays), not at the deadline', { timeout: 30_000 }, async () => {
+  const file = path.join(dir, 'killed-holder.lock');
+  const lockUrl = pathToFileURL(path.join(repoRoot, 'dist', 'src', 'qemu', 'driver', 'lock.js')).href;
+  const code = `
+    import { acquireLock } from ${JSON.stringify(lockUrl)};
+    await acquireLock(${JSON.stringify(file)}, { busyError: () => new Error('busy') });
+    process.stdout.write('won\\n');
+    setInterval(() => {}, 1000);`;
+  const holder = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout.on('data', (d: Buffer) => d.toString().includes('won') && resolve());
+    holder.on('exit', () => reject(new Error('holder exited early')));
+  });
+  assert.ok(holder.pid && holder.pid > 0);
+  const holderPid = holder.pid;
+  let acquiredAt = 0;
+  const waiting = acquireLock(file, { busyError: busy, waitMs: 20_000 }).then((l) => {
+    acquiredAt = performance.now();
+    return l;
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(acquiredAt, 0, 'the waiter waits while the holder lives');
+  const killedAt = performance.now();
+  holder.kill('SIGKILL');
+  const l = await waiting;
+  const noticedMs = acquiredAt - killedAt;
+  assert.equal(readLockOwner(file)?.pid, process.pid);
+  l.release();
+  await new Promise((r) => (holder.exitCode !== null || holder.signalCode !== null ? r(0) : holder.on('exit', r)));
+  // The waiter looks every 50 ms; 200 ms is the goal, the rest is slack for a loaded machine.
+  assert.ok(noticedMs < 700, `dead holder ${holderPid} noticed after ${Math.round(noticedMs)} ms`);
+});

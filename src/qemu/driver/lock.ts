@@ -7,7 +7,8 @@
 // a second lock file (NAME.break), and the stale lock is removed only if, under that, it is
 // still the same file (inode) with the same dead owner. A live owner is never waited for
 // unless the caller asks (waitMs): then we wait on directory events for the file's removal,
-// under a deadline, never by sleeping.
+// under a deadline; a holder that dies leaves its file behind (no event), so meanwhile its
+// liveness (pid + start time in /proc) is looked at every HOLDER_CHECK_MS.
 import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, unlinkSync, watch, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -176,6 +177,9 @@ function tryOnce(file: string, tmp: string): { lock: HeldLock } | { owner: LockO
   return { owner: owner ?? undefined };
 }
 
+/** How often a waiter looks whether the holder still lives: a killed holder is noticed within this. */
+const HOLDER_CHECK_MS = 50;
+
 /** How long to wait for another process's stale-lock break (a few syscalls) before looking again. */
 const BREAK_WAIT_MS = 100;
 
@@ -235,7 +239,8 @@ export async function acquireLock(file: string, opts: AcquireOptions): Promise<H
       }
       const left = deadline - Date.now();
       if (left <= 0) throw opts.busyError(r.owner);
-      await waitGone(file, left);
+      // Woken by the file's removal, or after HOLDER_CHECK_MS to see whether the holder died.
+      await waitGone(file, Math.min(left, HOLDER_CHECK_MS));
     }
   } finally {
     unlinkQuiet(tmp);
