@@ -5,13 +5,17 @@ import path from 'node:path';
 import { SystemError } from './errors.js';
 import { XML_MAX_BYTES } from './xml.js';
 
-function errnoText(e: unknown): string {
+/** strerror()'s text for the common errno codes (as libvirt's messages end), else Node's message. */
+export function errnoText(e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   switch (code) {
     case 'ENOENT': return 'No such file or directory';
     case 'EACCES': return 'Permission denied';
     case 'EISDIR': return 'Is a directory';
     case 'ENOTDIR': return 'Not a directory';
+    case 'ENOSPC': return 'No space left on device';
+    case 'EDQUOT': return 'Disk quota exceeded';
+    case 'EROFS': return 'Read-only file system';
     default: return (e as Error).message;
   }
 }

@@ -13,6 +13,7 @@ import { closeSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readFil
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { SystemError } from '../../util/errors.js';
+import { errnoText } from '../../util/fs.js';
 import { isProcessAlive, selfStartTime } from '../../util/proc.js';
 
 export interface LockOwner {
@@ -100,6 +101,9 @@ function writeOwnerTemp(file: string, op: string | undefined): string {
   try {
     writeSync(fd, JSON.stringify(owner) + '\n');
     fsyncSync(fd);
+  } catch (e) {
+    unlinkQuiet(tmp); // a full file system: leave nothing behind
+    throw e;
   } finally {
     closeSync(fd);
   }
@@ -217,13 +221,13 @@ export async function acquireLock(file: string, opts: AcquireOptions): Promise<H
   try {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new SystemError(`cannot create lock directory '${path.dirname(file)}': ${(e as Error).message}`, { cause: e });
+    throw new SystemError(`cannot create lock directory '${path.dirname(file)}': ${errnoText(e)}`, { cause: e });
   }
   let tmp: string;
   try {
     tmp = writeOwnerTemp(file, opts.op);
   } catch (e) {
-    throw new SystemError(`cannot create lock file '${file}': ${(e as Error).message}`, { cause: e });
+    throw new SystemError(`cannot create lock file '${file}': ${errnoText(e)}`, { cause: e });
   }
   try {
     const deadline = Date.now() + (opts.waitMs ?? 0);
