@@ -2,7 +2,8 @@
 // live migration into a second QEMU on this host (other destinations come with the multi-host
 // transport). Progress goes to stderr (one rewritten line on a terminal, plain lines otherwise), the
 // summary to stdout; --json prints the report (timeline in ms) or, on failure, the failure report.
-// Ctrl-C / SIGTERM cancel the migration: the guest stays on the source.
+// Ctrl-C / SIGTERM / SIGHUP cancel the migration: the guest stays on the source. A kill -9 leaves a
+// record that the next command on the domain settles (src/qemu/driver/reconcile.ts).
 import type { Command } from 'commander';
 import {
   MigrationFailedError,
@@ -72,6 +73,7 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
+      process.on('SIGHUP', onSignal); // a closed terminal cancels cleanly too
       try {
         const { result, domain } = await openBackend(program).migrate(ref, destination, {
           unplugTimeoutMs,
@@ -101,6 +103,7 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
+        process.off('SIGHUP', onSignal);
       }
     });
 }

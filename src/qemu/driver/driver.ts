@@ -40,6 +40,7 @@ import { DomainStore } from './store.js';
 import { type ResolveDirsOptions, validateDomainName } from './store-paths.js';
 import { validateDomainForQemu } from '../postparse/index.js';
 import { resolveExecutable } from './process.js';
+import { reconcileIfFree } from './reconcile.js';
 import { defaultBuildCommand, defaultChooseAccel, defaultPostParse } from './wiring.js';
 
 export type { CommandBuilder, DomainSummary, DriverTimeouts, PostParser } from './state.js';
@@ -168,6 +169,7 @@ export class QemuDriver {
   /** The domain `ref` (name, UUID or id) with its true state. Throws NoDomainError. */
   async getState(ref: string): Promise<DomainSummary> {
     const name = lookupDomain(this.#ctx, ref).name;
+    await reconcileIfFree(this.#ctx, name);
     const i = await observeDomain(this.#ctx, name);
     if (!i) lookupDomain(this.#ctx, name); // gone meanwhile: throws
     return summary(i!);
@@ -175,7 +177,12 @@ export class QemuDriver {
 
   /** virsh list [--all]: active domains by id, then (with all) inactive ones by name. */
   async list(opts: { all?: boolean } = {}): Promise<DomainSummary[]> {
-    const infos = await Promise.all(allDomainNames(this.#ctx).map((n) => observeDomain(this.#ctx, n)));
+    const infos = await Promise.all(
+      allDomainNames(this.#ctx).map(async (n) => {
+        await reconcileIfFree(this.#ctx, n);
+        return observeDomain(this.#ctx, n);
+      }),
+    );
     const shown = infos.filter((i): i is Inspected => !!i && (opts.all || i.active)).map(summary);
     return shown.sort((a, b) => {
       if (a.active && b.active) return (a.id ?? 0) - (b.id ?? 0);
@@ -190,6 +197,7 @@ export class QemuDriver {
    */
   async getXml(ref: string, opts: { inactive?: boolean } = {}): Promise<string> {
     const name = lookupDomain(this.#ctx, ref).name;
+    await reconcileIfFree(this.#ctx, name);
     const i = (await observeDomain(this.#ctx, name)) ?? lookupDomain(this.#ctx, name);
     const config = this.store.readConfig(name);
     if (i.active && !opts.inactive) {

@@ -19,6 +19,7 @@ import { Monitor, QmpDisconnectedError } from '../monitor/index.js';
 import { waitForSocket } from '../monitor/index.js';
 import { appendLog, logTimestamp, openLog, readLogSince, spawnDetached, terminateProcess, waitForExit } from './process.js';
 import { checkSocketPath } from './store-paths.js';
+import { endUnrecordedQemus, reconcileMigration } from './reconcile.js';
 import {
   type DriverContext,
   type Inspected,
@@ -49,10 +50,15 @@ export async function withDomainLock<T>(ctx: DriverContext, ref: string, op: str
   const name = lookupDomain(ctx, ref).name;
   const lock = await ctx.store.lockDomain(name, op);
   try {
+    // What a killed `migrate` or `start` left is settled first (reconcile.ts).
+    await reconcileMigration(ctx, name);
     let info = inspectDomain(ctx, name) ?? lookupDomain(ctx, name); // throws: gone meanwhile
     if (info.stale) {
       await recordStopped(ctx, info, 'crashed');
       info = inspectDomain(ctx, name) ?? lookupDomain(ctx, name);
+    }
+    for (const pid of await endUnrecordedQemus(ctx, info.uuid, info.status)) {
+      appendLog(ctx.store.logPath(name), `${logTimestamp()}: ended QEMU pid ${pid}, which no record named (its starter was killed)`);
     }
     return await fn(info);
   } finally {

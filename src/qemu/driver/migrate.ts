@@ -25,7 +25,7 @@ import { findEmulator } from '../../conf/emulator.js';
 import type { Hostdev } from '../../conf/hostdev.js';
 import type { Interface } from '../../conf/interface.js';
 import { OperationFailedError, OperationInvalidError, OperationUnsupportedError } from '../../util/errors.js';
-import { readCmdline, readProcStat } from '../../util/proc.js';
+import { readCmdline, readProcStat, selfStartTime } from '../../util/proc.js';
 import { assignAliases } from '../command/index.js';
 import type { QemuCaps } from '../caps/index.js';
 import { renderShellLine } from '../command/index.js';
@@ -44,6 +44,7 @@ import { Monitor } from '../monitor/index.js';
 import { emulatedPrimaries } from '../command/index.js';
 import { appendLog, isOurQemu, logTimestamp, readLogSince, terminateProcess, waitForExit } from './process.js';
 import { checkSocketPath } from './store-paths.js';
+import type { MigrationRecord } from './store.js';
 
 export interface MigrateLocalOptions {
   /** Deadline for the guest to release its failover primaries (default 30 000). */
@@ -165,6 +166,8 @@ interface Plan {
   caps: QemuCaps;
   accel: 'kvm' | 'tcg';
   srcRunDir: string;
+  /** Records the destination in the domain's status as soon as it is spawned (reconcile.ts). */
+  recordDest: (dest: NonNullable<MigrationRecord['dest']>) => void;
 }
 
 /** The argv for `plan` with its runtime files in `runtimeDir` (no -S: a destination runs once loaded). */
@@ -271,6 +274,8 @@ function localLauncher(ctx: DriverContext, plan: Plan): { start(o?: { signal?: A
           runtimeDir: store.runtimeDir,
           logFile,
           startTimeoutMs: ctx.timeouts.monitorMs,
+          onSpawn: (pid, qmpDir) =>
+            plan.recordDest({ pid, pidStart: readProcStat(pid)?.startTime, runDir, monitor: path.join(runDir, 'monitor.sock'), qmpDir }),
         }).start(o);
         restrictSockets(runDir);
         let adopted = false;
@@ -329,6 +334,20 @@ export function migrateDomainLocal(ctx: DriverContext, ref: string, opts: Migrat
     try {
       const kvm = await mon.execute<{ enabled: boolean }>('query-kvm', undefined, { timeoutMs: t.monitorMs });
       const binary = findEmulator(live.devices) ?? ctx.defaultBinary;
+      // The migration record: whoever finds it after we died settles the migration (reconcile.ts).
+      const run = await mon.execute<{ status: string }>('query-status', undefined, { timeoutMs: t.monitorMs });
+      const record: MigrationRecord = {
+        id: randomBytes(4).toString('hex'),
+        owner: { pid: process.pid, start: selfStartTime() },
+        sourceRunning: run.status === 'running' || (!!opts.resume && run.status === 'paused'),
+        ...(primaries.length ? { primaries: primaries.map((p) => p.id) } : {}),
+      };
+      const writeRecord = (m: MigrationRecord | undefined): void => {
+        const now = store.readStatus(info.name);
+        if (!now || now.pid !== info.pid) return;
+        const { migration: _old, ...rest } = now;
+        store.writeStatus(m ? { ...rest, migration: m } : rest);
+      };
       const plan: Plan = {
         info,
         name: info.name,
@@ -338,20 +357,31 @@ export function migrateDomainLocal(ctx: DriverContext, ref: string, opts: Migrat
         caps: await ctx.probeCaps(binary),
         accel: kvm.enabled ? 'kvm' : 'tcg',
         srcRunDir: st.runDir,
+        recordDest: (dest) => {
+          writeRecord({ ...record, dest });
+          appendLog(store.logPath(info.name), `${logTimestamp()}: migration ${record.id}: destination pid ${dest.pid} (migrate pid ${process.pid})`);
+        },
       };
       checkSameCommand(plan, await buildFor(ctx, plan, st.runDir, false), info.pid);
 
-      const result = await migrateFailover<LocalDestination>({
-        source: mon,
-        primaries,
-        destination: localLauncher(ctx, plan),
-        unplugTimeoutMs: opts.unplugTimeoutMs,
-        requireFailover: opts.requireFailover,
-        resume: opts.resume,
-        signal: opts.signal,
-        onProgress: opts.onProgress,
-      });
-      const domain = await adopt(ctx, plan, result.destination.handle, mon);
+      writeRecord(record);
+      let result;
+      try {
+        result = await migrateFailover<LocalDestination>({
+          source: mon,
+          primaries,
+          destination: localLauncher(ctx, plan),
+          unplugTimeoutMs: opts.unplugTimeoutMs,
+          requireFailover: opts.requireFailover,
+          resume: opts.resume,
+          signal: opts.signal,
+          onProgress: opts.onProgress,
+        });
+      } catch (e) {
+        writeRecord(undefined); // settled here: the source keeps the guest, the destination is gone
+        throw e;
+      }
+      const domain = await adopt(ctx, plan, result.destination.handle, mon, record);
       return { result: result as MigrationResult, domain };
     } finally {
       await mon.close();
@@ -363,7 +393,7 @@ export function migrateDomainLocal(ctx: DriverContext, ref: string, opts: Migrat
  * The destination becomes the domain: records first (a crash of ours from here on leaves the
  * guest's QEMU tracked), then the source, paused in 'postmigrate', is told to quit.
  */
-async function adopt(ctx: DriverContext, plan: Plan, dst: LocalDestination, srcMon: Monitor): Promise<DomainSummary> {
+async function adopt(ctx: DriverContext, plan: Plan, dst: LocalDestination, srcMon: Monitor, record: MigrationRecord): Promise<DomainSummary> {
   const { store } = ctx;
   const t = ctx.timeouts;
   const { info } = plan;
@@ -383,6 +413,8 @@ async function adopt(ctx: DriverContext, plan: Plan, dst: LocalDestination, srcM
     reason: 'migrated',
     // The host devices stay prepared: whoever stops the new QEMU gives them back.
     ...(recordedHostdevs(info.status).length ? { hostdevs: recordedHostdevs(info.status) } : {}),
+    // Until the source has quit: if we die meanwhile, the next command ends it (reconcile.ts).
+    migration: { ...record, leftSource: { pid: info.pid!, pidStart: info.status?.pidStart, runDir: plan.srcRunDir } },
   });
   await dst.adopt();
   appendLog(store.logPath(plan.name), `${logTimestamp()}: migrated from pid ${info.pid} to pid ${dst.pid}`);
@@ -397,6 +429,11 @@ async function adopt(ctx: DriverContext, plan: Plan, dst: LocalDestination, srcM
   if (!gone) await terminateProcess(srcPid, srcStart, { termTimeoutMs: t.termMs, killTimeoutMs: t.killMs, pollIntervalMs: t.pollMs });
   if (plan.srcRunDir !== dst.runDir && path.dirname(plan.srcRunDir) === store.runtimeDir) {
     rmSync(plan.srcRunDir, { recursive: true, force: true });
+  }
+  const adopted = store.readStatus(plan.name);
+  if (adopted?.pid === dst.pid && adopted.migration) {
+    const { migration: _done, ...rest } = adopted;
+    store.writeStatus(rest);
   }
 
   const now = inspectDomain(ctx, plan.name);

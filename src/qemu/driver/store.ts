@@ -33,6 +33,32 @@ export interface DomainStatus {
   runDir?: string;
   monitor?: string;
   startedAt?: string;
+  /** A local migration in progress (written before `migrate` is sent; see reconcile.ts). */
+  migration?: MigrationRecord;
+}
+
+/** What a crashed `migrate` leaves for the next command to settle (reconcile.ts). */
+export interface MigrationRecord {
+  /** Random id of this attempt (log lines name it). */
+  id: string;
+  /** The `migrate` process; while it lives, nobody else settles the migration. */
+  owner: { pid: number; start?: string };
+  /** The guest ran when the migration began: a source paused by us (or by QEMU) is resumed if it stays. */
+  sourceRunning: boolean;
+  /** QEMU ids of the failover primaries, to check they are back on a source that keeps the guest. */
+  primaries?: string[];
+  /** After the destination was adopted: the old source QEMU, still to be ended. */
+  leftSource?: { pid: number; pidStart?: string; runDir?: string };
+  /** The destination QEMU, recorded as soon as it is spawned. */
+  dest?: {
+    pid: number;
+    pidStart?: string;
+    /** Its runtime dir (monitor.sock, master key), the domain's after adoption. */
+    runDir: string;
+    monitor: string;
+    /** The directory of its extra QMP socket (removed at adoption). */
+    qmpDir?: string;
+  };
 }
 
 export interface StoredConfig {

@@ -44,6 +44,11 @@ export interface ProcessDestinationOptions {
   /** Deadline for the QMP socket, the handshake and migrate-incoming (default 30 s). */
   startTimeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Called right after the spawn with the pid and the QMP socket's directory, before anything is
+   * awaited: a caller that may be killed records them here so the process is never lost.
+   */
+  onSpawn?: (pid: number, dir: string) => void;
 }
 
 export interface ProcessDestination extends DestinationHandle {
@@ -94,6 +99,15 @@ async function startProcessDestination(opts: ProcessDestinationOptions, signal?:
     env: opts.env ?? process.env,
   });
   if (logFd !== undefined) closeSync(logFd);
+  if (child.pid !== undefined && child.pid > 0) {
+    try {
+      opts.onSpawn?.(child.pid, dir);
+    } catch (err) {
+      child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (d: string) => {
