@@ -1,4 +1,5 @@
-// `virt-failover migrate DOMAIN local [--unplug-timeout SECONDS] [--require-failover] [--resume]`:
+// `virt-failover migrate DOMAIN local [--unplug-timeout SECONDS] [--require-failover] [--resume]
+//   [--timeout SECONDS [--timeout-suspend]] [--max-downtime MS] [--bandwidth MiB/s]`:
 // live migration into a second QEMU on this host (other destinations come with the multi-host
 // transport). Progress goes to stderr (one rewritten line on a terminal, plain lines otherwise), the
 // summary to stdout; --json prints the report (timeline in ms) or, on failure, the failure report.
@@ -14,7 +15,7 @@ import {
   renderTimeline,
 } from '../qemu/migration/index.js';
 import type { MigrationProgress } from '../qemu/migration/index.js';
-import { InvalidArgError, NoDomainError } from '../util/errors.js';
+import { InvalidArgError, NoDomainError, OperationUnsupportedError } from '../util/errors.js';
 import { printVirsh } from './domain-common.js';
 import { openBackend } from './backend.js';
 import { type CliIo, printJson } from './io.js';
@@ -26,6 +27,24 @@ export function parseUnplugTimeout(raw: string): number {
     throw new InvalidArgError(`Numeric value '${raw}' for <unplug-timeout> option is malformed or out of range`);
   }
   return Math.round(v * 1000);
+}
+
+/** --timeout: whole seconds, at least 1 (virsh's). */
+export function parseMigrateTimeout(raw: string): number {
+  const v = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < 1 || v > 2_000_000) {
+    throw new InvalidArgError(`Numeric value '${raw}' for <timeout> option is malformed or out of range`);
+  }
+  return v * 1000;
+}
+
+/** --max-downtime (ms, up to QEMU's 2 000 000) and --bandwidth (MiB/s): whole numbers from 1. */
+export function parsePositiveInt(raw: string, option: string, max: number): number {
+  const v = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || !Number.isSafeInteger(v) || v < 1 || v > max) {
+    throw new InvalidArgError(`Numeric value '${raw}' for <${option}> option is malformed or out of range`);
+  }
+  return v;
 }
 
 /** Where progress goes: a terminal gets one line rewritten in place, anything else a line per report. */
@@ -50,6 +69,11 @@ interface MigrateOpts {
   unplugTimeout: string;
   requireFailover?: boolean;
   resume?: boolean;
+  timeout?: string;
+  timeoutSuspend?: boolean;
+  timeoutPostcopy?: boolean;
+  maxDowntime?: string;
+  bandwidth?: string;
 }
 
 export function registerMigrate(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -61,8 +85,27 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
     .option('--unplug-timeout <seconds>', 'how long the guest gets to release its failover primaries', '30')
     .option('--require-failover', 'refuse when a failover pair would not fail over (guest without failover driver, primary not plugged)')
     .option('--resume', 'resume a paused guest first (a paused guest cannot release its primaries)')
+    .option('--timeout <seconds>', 'suspend the guest when the live migration takes longer (virsh --timeout)')
+    .option('--timeout-suspend', 'what --timeout does: suspend the guest so that the migration converges (the default)')
+    .option('--timeout-postcopy', 'switch to post-copy at --timeout (not supported)')
+    .option('--max-downtime <ms>', "the longest pause QEMU may take for the switchover (its downtime-limit)")
+    .option('--bandwidth <MiB/s>', 'migration bandwidth limit in MiB/s (virsh --bandwidth)')
     .action(async (ref: string, destination: string, opts: MigrateOpts) => {
       const unplugTimeoutMs = parseUnplugTimeout(opts.unplugTimeout);
+      for (const o of ['timeout-suspend', 'timeout-postcopy'] as const) {
+        const set = o === 'timeout-suspend' ? opts.timeoutSuspend : opts.timeoutPostcopy;
+        if (set && opts.timeout === undefined) throw new InvalidArgError(`Option --timeout is required by option --${o}`);
+      }
+      if (opts.timeoutSuspend && opts.timeoutPostcopy) {
+        throw new InvalidArgError('Options --timeout-suspend and --timeout-postcopy are mutually exclusive');
+      }
+      if (opts.timeoutPostcopy) {
+        throw new OperationUnsupportedError('post-copy migration is not supported: --timeout-postcopy cannot be used (use --timeout-suspend)');
+      }
+      const timeoutMs = opts.timeout === undefined ? undefined : parseMigrateTimeout(opts.timeout);
+      const maxDowntimeMs = opts.maxDowntime === undefined ? undefined : parsePositiveInt(opts.maxDowntime, 'max-downtime', 2_000_000);
+      // QEMU takes bytes/s in an int64; virsh's limit in MiB/s.
+      const bandwidthMiBs = opts.bandwidth === undefined ? undefined : parsePositiveInt(opts.bandwidth, 'bandwidth', 8_796_093_022_207);
       const progress = progressPrinter((s) => io.err(s), !!process.stderr.isTTY);
       const ac = new AbortController();
       const onSignal = (sig: NodeJS.Signals): void => {
@@ -79,6 +122,9 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
           unplugTimeoutMs,
           requireFailover: !!opts.requireFailover,
           resume: !!opts.resume,
+          timeoutMs,
+          maxDowntimeMs,
+          bandwidthMiBs,
           signal: ac.signal,
           onProgress: (ev) => progress.onProgress(ev),
         });

@@ -201,6 +201,10 @@ export function fakeWorld(scn: Scenario): FakeWorld {
   const dst = new FakeMonitor(clock, {
     'query-pci': () => fakePci(scn.destination?.pci ?? scn.source.pci),
     'query-status': () => ({ running: true, status: 'running' }),
+    cont: () => {
+      play(scn.script['dst:cont']);
+      return {};
+    },
   });
   const dstDies = (x: unknown): void => {
     if (dstGone) return;
@@ -244,6 +248,13 @@ export function fakeWorld(scn: Scenario): FakeWorld {
       return {};
     },
     'migrate-set-capabilities': () => ({}),
+    'query-migrate-parameters': () => ({ 'downtime-limit': 300, 'max-bandwidth': 134217728 }),
+    'migrate-set-parameters': () => ({}),
+    stop: () => {
+      srcStatus = { running: false, status: 'paused' };
+      play(scn.script.stop);
+      return {};
+    },
     migrate: () => {
       migStatus = 'setup';
       play(scn.script.migrate);

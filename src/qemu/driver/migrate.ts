@@ -53,6 +53,12 @@ export interface MigrateLocalOptions {
   requireFailover?: boolean;
   /** `cont` a paused guest first (a paused guest cannot release its primaries). */
   resume?: boolean;
+  /** virsh's --timeout (ms here): suspend the guest when the live migration takes longer (migration/types.ts). */
+  timeoutMs?: number;
+  /** QEMU's downtime-limit for this migration, ms. */
+  maxDowntimeMs?: number;
+  /** QEMU's max-bandwidth for this migration, MiB/s. */
+  bandwidthMiBs?: number;
   /** Abort (Ctrl-C, SIGTERM): the migration is cancelled; the guest stays on the source. */
   signal?: AbortSignal;
   onProgress?: (ev: MigrationProgress) => void;
@@ -374,6 +380,9 @@ export function migrateDomainLocal(ctx: DriverContext, ref: string, opts: Migrat
           unplugTimeoutMs: opts.unplugTimeoutMs,
           requireFailover: opts.requireFailover,
           resume: opts.resume,
+          timeoutMs: opts.timeoutMs,
+          maxDowntimeMs: opts.maxDowntimeMs,
+          bandwidthMiBs: opts.bandwidthMiBs,
           signal: opts.signal,
           onProgress: opts.onProgress,
         });

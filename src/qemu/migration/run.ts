@@ -36,7 +36,7 @@ export type Input =
   | { kind: 'timer'; name: TimerName }
   | { kind: 'abort' };
 
-export type TimerName = 'unplug' | 'cancel' | 'switchover' | 'grace' | 'poll';
+export type TimerName = 'unplug' | 'cancel' | 'switchover' | 'grace' | 'poll' | 'timeout';
 
 /** A FIFO the event pumps, timers and the abort signal feed and the run loop drains. */
 export class Inbox {
@@ -89,6 +89,12 @@ export abstract class MigrationRunBase<D extends DestinationHandle> {
   readonly unplugRequested = new Set<string>();
   lastPoll: { at: number; transferred: number } | undefined;
   succeeded = false;
+  /** --timeout passed while the guest was unplugging: suspend it once RAM copying starts. */
+  timeoutDue = false;
+  /** We suspended the source for --timeout: the destination needs a `cont` once loaded. */
+  suspended = false;
+  /** Migration parameters before --max-downtime/--bandwidth changed them, put back when the migration fails. */
+  oldParameters: Record<string, number> | undefined;
   #dstKilled: Promise<void> | undefined;
 
   constructor(o: MigrateFailoverOptions<D>) {
@@ -156,6 +162,7 @@ export abstract class MigrationRunBase<D extends DestinationHandle> {
       void dst.exited.then((x) => this.inbox.push({ kind: 'dst-exit', detail: describeExit(x) }));
       try {
         await this.o.source.execute('migrate-set-capabilities', EVENTS_ON, this.cmd);
+        await this.setParameters();
         if (signal?.aborted) {
           this.m.to('cancelled', this.abortText());
           throw this.fail('aborted', `migration not started: ${this.abortText()}`);
@@ -169,17 +176,48 @@ export abstract class MigrationRunBase<D extends DestinationHandle> {
       }
       this.m.to('setup');
       if (this.pre.pairs.some((p) => p.failover)) this.arm('unplug', this.o.unplugTimeoutMs ?? 30_000);
+      if (this.o.timeoutMs !== undefined) this.arm('timeout', this.o.timeoutMs);
       for (;;) {
         const done = await this.handle(await this.inbox.next());
         if (done) return done;
       }
     } catch (err) {
-      if (!this.succeeded) await this.killDestination();
+      if (!this.succeeded) {
+        await this.killDestination();
+        if (this.oldParameters) await this.o.source.execute('migrate-set-parameters', this.oldParameters, this.cmd).catch(() => undefined);
+      }
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
       for (const name of [...this.#armed.keys()]) this.disarm(name);
       for (const s of this.streams) s.close();
+    }
+  }
+
+  /** --max-downtime, --bandwidth: QEMU's parameters for this migration; the old values are kept to put back. */
+  async setParameters(): Promise<void> {
+    const want: Record<string, number> = {};
+    if (this.o.maxDowntimeMs !== undefined) want['downtime-limit'] = this.o.maxDowntimeMs;
+    if (this.o.bandwidthMiBs !== undefined) want['max-bandwidth'] = this.o.bandwidthMiBs * 1024 * 1024;
+    const keys = Object.keys(want);
+    if (keys.length === 0) return;
+    const now = await this.o.source.execute<Record<string, unknown>>('query-migrate-parameters', undefined, this.cmd);
+    await this.o.source.execute('migrate-set-parameters', want, this.cmd);
+    this.oldParameters = Object.fromEntries(keys.filter((k) => typeof now[k] === 'number').map((k) => [k, now[k] as number]));
+    if (want['downtime-limit'] !== undefined) this.m.note('downtime-limit', `${want['downtime-limit']} ms`);
+    if (this.o.bandwidthMiBs !== undefined) this.m.note('max-bandwidth', `${this.o.bandwidthMiBs} MiB/s`);
+  }
+
+  /** --timeout passed: suspend the guest on the source so that the migration converges (virsh's --timeout-suspend). */
+  async suspendForTimeout(): Promise<void> {
+    this.timeoutDue = false;
+    if (this.suspended || this.cancel || this.m.final) return;
+    try {
+      await this.o.source.execute('stop', undefined, this.cmd);
+      this.suspended = true;
+      this.m.note('suspend', `--timeout ${(this.o.timeoutMs ?? 0) / 1000} s: the guest is suspended so the migration converges`);
+    } catch (err) {
+      this.m.note('suspend-error', text(err));
     }
   }
 
@@ -279,6 +317,7 @@ export abstract class MigrationRunBase<D extends DestinationHandle> {
       case 'active':
         this.disarm('unplug');
         this.schedulePoll();
+        if (this.timeoutDue) await this.suspendForTimeout();
         break;
       case 'completed':
         this.disarm('poll');
@@ -301,6 +340,14 @@ export abstract class MigrationRunBase<D extends DestinationHandle> {
       return undefined;
     }
     this.m.note(`dst:${ev.event}`, ev.event === 'MIGRATION' ? String(d.status) : undefined);
+    if (ev.event === 'MIGRATION' && d.status === 'completed' && this.suspended && this.dst) {
+      // The source was paused at the switchover, so QEMU leaves the destination paused: resume it.
+      await this.dst.monitor.execute('cont', undefined, this.cmd).then(
+        () => this.m.note('dst:cont', 'resuming the guest suspended for --timeout'),
+        (err: unknown) => this.m.note('dst:cont-error', text(err)),
+      );
+      return undefined;
+    }
     if (ev.event === 'RESUME' && this.dstResumedAt === undefined) {
       this.dstResumedAt = this.m.now();
       return this.maybeDone();
@@ -339,6 +386,13 @@ export abstract class MigrationRunBase<D extends DestinationHandle> {
         return undefined;
       case 'poll':
         await this.poll();
+        return undefined;
+      case 'timeout':
+        if (this.m.phase === 'active' || this.m.phase === 'device') await this.suspendForTimeout();
+        else if (this.m.phase === 'setup' || this.m.phase === 'wait-unplug') {
+          this.timeoutDue = true;
+          this.m.note('timeout', 'the guest is still unplugging: suspended once that is done');
+        }
         return undefined;
       case 'cancel': {
         const st = await this.o.source.execute<MigrateStats>('query-migrate', undefined, this.cmd).catch(() => undefined);

@@ -21,6 +21,17 @@ export interface MigrateFailoverOptions<D extends DestinationHandle = Destinatio
   resume?: boolean;
   /** Standby ids for which the caller saw FAILOVER_NEGOTIATED since QEMU started. */
   negotiated?: ReadonlySet<string>;
+  /**
+   * virsh's --timeout: when the live migration runs longer than this (from `migrate` on), the guest
+   * is suspended so that it converges (virsh's --timeout-suspend); the destination is resumed once it
+   * has loaded. A guest still unplugging its primaries is suspended once that is done (a paused guest
+   * cannot unplug); the unplug has its own deadline.
+   */
+  timeoutMs?: number;
+  /** QEMU's downtime-limit for this migration, ms (migrate-set-parameters; old values are put back on failure). */
+  maxDowntimeMs?: number;
+  /** QEMU's max-bandwidth for this migration, MiB/s (virsh's --bandwidth). */
+  bandwidthMiBs?: number;
   /** Abort (Ctrl-C, SIGTERM): cancels the migration; the guest stays on the source. */
   signal?: AbortSignal;
   onProgress?: (ev: MigrationProgress) => void;
