@@ -219,6 +219,11 @@ export class XmlWriter {
     this.lines.push(' '.repeat(this.indent) + line);
   }
 
+  /** One line of already formatted XML at the current indentation (e.g. a libxml2-style dump). */
+  line(text: string): void {
+    this.push(text);
+  }
+
   /** `<name attrs/>` */
   empty(name: string, attrs?: Attrs, extra?: Extra): void {
     if (extra && extra.children.length > 0) {
