@@ -7,11 +7,13 @@ export {
   type SysfsOptions,
   configHasExpressCap,
   pciAddrString,
+  pciPaths,
   readPciDevice,
   readPciDriver,
   readPciIsExpress,
+  sysfsRootOf,
 } from './sysfs-pci.js';
-export { type SriovPf, type SriovVf, type VfLocation, VFIO_DRIVER, findVf, listSriov, readSriovPf } from './sriov.js';
+export { type SriovPf, type SriovVf, type VfLocation, VFIO_DRIVER, findPciByNetdev, findVf, listSriov, readSriovPf, vfioUsable } from './sriov.js';
 export { type SysfsWriter, type VfioOptions, type VfioResult, bindVfio, unbindVfio, writeSysfsFile } from './vfio.js';
 export {
   type CommandOutput,

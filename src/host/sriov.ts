@@ -12,6 +12,7 @@ import {
   readAttr,
   readLinkBase,
   readPciDevice,
+  sysfsRootOf,
 } from './sysfs-pci.js';
 
 export const VFIO_DRIVER = 'vfio-pci';
@@ -123,4 +124,41 @@ export function findVf(addr: HostPciAddr, opts: SysfsOptions = {}): VfLocation |
     return loc;
   }
   throw new InternalError(`PCI device ${address} has physfn ${pf}, but no virtfn link of ${pfDir} points back to it`);
+}
+
+/**
+ * The PCI address of the device that owns network interface `netdev` (a PF named by <pf dev=>):
+ * /sys/class/net/NETDEV/device when the tree has it, else the device whose net/ lists it.
+ * Undefined when no PCI device has that interface.
+ */
+export function findPciByNetdev(netdev: string, opts: SysfsOptions = {}): string | undefined {
+  if (netdev === '' || netdev.includes('/') || netdev === '.' || netdev === '..') return undefined;
+  const viaClass = readLinkBase(path.join(sysfsRootOf(opts), 'class', 'net', netdev, 'device'));
+  if (viaClass && isPciAddrString(viaClass)) return viaClass;
+  const { devices } = pciPaths(opts);
+  for (const name of listDir(devices)) {
+    if (isPciAddrString(name) && listDir(path.join(devices, name, 'net')).includes(netdev)) return name;
+  }
+  return undefined;
+}
+
+/**
+ * Whether QEMU can be given this VF: bound to vfio-pci already, or (managed) bindable to it: the
+ * vfio-pci driver is loaded and the kernel offers driver_override. Reasons are for logs.
+ */
+export function vfioUsable(addr: HostPciAddr, managed: boolean, opts: SysfsOptions = {}): { ok: boolean; why?: string } {
+  let dev;
+  try {
+    dev = readPciDevice(addr, opts);
+  } catch (e) {
+    return { ok: false, why: (e as Error).message };
+  }
+  if (dev.driver === VFIO_DRIVER) return { ok: true };
+  if (!managed) return { ok: false, why: `PCI device ${dev.address} is not bound to ${VFIO_DRIVER} (managed='no')` };
+  const { driver } = pciPaths(opts);
+  if (readAttr(path.join(pciPaths(opts).device(dev.address), 'driver_override')) === undefined) {
+    return { ok: false, why: `PCI device ${dev.address} has no driver_override` };
+  }
+  if (listDir(driver(VFIO_DRIVER)).length === 0) return { ok: false, why: `the ${VFIO_DRIVER} driver is not loaded` };
+  return { ok: true };
 }

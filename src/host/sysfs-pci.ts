@@ -10,8 +10,16 @@ import { InvalidArgError, SystemError } from '../util/errors.js';
 export type HostPciAddr = string | Pick<PciAddress, 'domain' | 'bus' | 'slot' | 'function'>;
 
 export interface SysfsOptions {
-  /** The sysfs mount point (default /sys). */
+  /** The sysfs mount point (default: $VIRT_FAILOVER_SYSFS_ROOT, else /sys). */
   sysfsRoot?: string;
+}
+
+/**
+ * The sysfs root every read and write of the host layer goes under: the caller's, else
+ * VIRT_FAILOVER_SYSFS_ROOT (tests and containers point it at another tree), else /sys.
+ */
+export function sysfsRootOf(opts: SysfsOptions = {}, env: NodeJS.ProcessEnv = process.env): string {
+  return opts.sysfsRoot ?? (env.VIRT_FAILOVER_SYSFS_ROOT || '/sys');
 }
 
 export interface PciVirtfn {
@@ -72,7 +80,7 @@ export function isPciAddrString(s: string): boolean {
 
 /** Paths of the PCI bus under a sysfs root. */
 export function pciPaths(opts: SysfsOptions = {}) {
-  const bus = path.join(opts.sysfsRoot ?? '/sys', 'bus', 'pci');
+  const bus = path.join(sysfsRootOf(opts), 'bus', 'pci');
   return {
     bus,
     devices: path.join(bus, 'devices'),

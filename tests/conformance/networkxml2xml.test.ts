@@ -7,12 +7,12 @@
 // only grow: a listed case failing fails the test; VIRT_FAILOVER_REGENERATE=1 rewrites it.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { corpusAvailable, corpusDir, testDataDir } from '../helpers/paths.js';
 import { ConformanceSummary } from '../helpers/conformance.js';
 import { regenerate } from '../helpers/golden.js';
-import { formatNetwork, parseNetworkXml } from '../../src/conf/network/index.js';
+import { formatNetwork, formatNetworkPort, parseNetworkPortXml, parseNetworkXml } from '../../src/conf/network/index.js';
 
 interface Case {
   name: string;
@@ -87,4 +87,23 @@ if (corpusAvailable()) {
       console.log(`# networkxml2xml: ${fresh.length} case(s) pass but are not listed (${fresh.join(', ')}): regenerate with VIRT_FAILOVER_REGENERATE=1`);
     }
   });
+}
+
+// The network-port files libvirt's QEMU harness resolves <source network='NET;PORT'/> with are canonical
+// <networkport> XML: parse + format gives them back byte for byte.
+if (corpusAvailable()) {
+  const dir = path.join(corpusDir, 'qemuxmlconf-support', 'virnetworkportxml2xmldata');
+  const summary = new ConformanceSummary('networkport round trip', 'byte-exact');
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.xml')).sort()) {
+    test(`networkport round trip: ${f}`, () => {
+      const text = readFileSync(path.join(dir, f), 'utf8');
+      try {
+        assert.equal(formatNetworkPort(parseNetworkPortXml(text, { source: f })), text);
+        summary.pass(f);
+      } catch (e) {
+        summary.fail(f);
+        throw e;
+      }
+    });
+  }
 }

@@ -19,8 +19,8 @@ function resolver(): DirNetworkResolver {
   r.addNetwork('br', parseNetworkXml("<network><name>br</name><forward mode='bridge'/><bridge name='br0'/></network>"));
   r.addNetwork('vepa', parseNetworkXml("<network><name>vepa</name><forward mode='vepa'><interface dev='eth1'/></forward></network>"));
   r.addPort('port-a', parseNetworkPortXml(`<networkport><uuid>5d744f21-ba4a-4d6e-bdb2-30a35ff3207d</uuid>
-    <plug type='hostdev-pci' managed='yes'><address domain='0x0001' bus='0x02' slot='0x03' function='0x4'/></plug></networkport>`));
-  r.addPort('port-br', parseNetworkPortXml("<networkport><plug type='bridge' bridge='virbr0'/></networkport>"));
+    <owner><name>vm</name><uuid>d54df46f-1ab5-4a22-8618-4560ef5fac2c</uuid></owner><mac address='52:54:00:7b:35:93'/><plug type='hostdev-pci' managed='yes'><address domain='0x0001' bus='0x02' slot='0x03' function='0x4'/></plug></networkport>`));
+  r.addPort('port-br', parseNetworkPortXml("<networkport><owner><name>vm</name><uuid>d54df46f-1ab5-4a22-8618-4560ef5fac2c</uuid></owner><mac address='52:54:00:7b:35:93'/><plug type='bridge' bridge='virbr0'/></networkport>"));
   return r;
 }
 
@@ -52,7 +52,7 @@ test('a plain name allocates from the network: the next free VF of a pool', () =
   assert.equal(r.allocate('pool').hostdev?.address.function, 0);
   assert.equal(r.allocate('pool', { taken: new Set(['0000:81:10.0']) }).hostdev?.address.function, 1);
   assert.throws(() => r.allocate('pool', { taken: new Set(['0000:81:10.0', '0000:81:10.1']) }),
-    { message: "operation failed: network 'pool' requires exclusive access to interfaces, but none are available" });
+    { name: 'InternalError', message: "internal error: network 'pool' requires exclusive access to interfaces, but none are available" });
   assert.deepEqual([r.allocate('br').type, r.allocate('br').bridge], ['bridge', 'br0']);
   assert.deepEqual([r.allocate('vepa').type, r.allocate('vepa').dev, r.allocate('vepa').mode], ['direct', 'eth1', 'vepa']);
   assert.equal(r.allocate('pool', { portid: '5d744f21-ba4a-4d6e-bdb2-30a35ff3207d' }).hostdev?.address.domain, 1, 'portid picks the port file by its uuid');

@@ -10,9 +10,11 @@
 // driver would (bridge, macvtap device or the next free VF of a hostdev pool).
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigUnsupportedError, NoNetworkError, NoNetworkPortError, OperationFailedError, SystemError, XmlError } from '../../util/errors.js';
-import { parseXml, type XmlElement } from '../../util/xml.js';
+import { ConfigUnsupportedError, InternalError, NoNetworkError, NoNetworkPortError, SystemError, XmlError } from '../../util/errors.js';
 import { type PciAddress, formatPciAddressString } from '../../conf/address.js';
+import {
+  type Network, type NetworkPort, parseNetworkPortXml as parseConfNetworkPort, parseNetworkXml as parseConfNetwork,
+} from '../../conf/network/index.js';
 
 /** virDomainNetType values an <interface type='network'> can turn into. */
 export type ActualNetType = 'network' | 'bridge' | 'direct' | 'hostdev';
@@ -66,54 +68,28 @@ export interface AllocateOptions {
   iface?: { vlan: boolean; bandwidth: boolean; virtualportType?: string | undefined };
 }
 
-function child(el: XmlElement, name: string): XmlElement | undefined {
-  return el.children.find((c) => c.name === name);
-}
-
-function childrenNamed(el: XmlElement, name: string): XmlElement[] {
-  return el.children.filter((c) => c.name === name);
-}
-
-function hexAttr(el: XmlElement, name: string): number {
-  const raw = el.attrs.get(name) ?? '0';
-  const v = raw.startsWith('0x') || raw.startsWith('0X') ? parseInt(raw.slice(2), 16) : parseInt(raw, 10);
-  if (!Number.isInteger(v) || v < 0) throw new XmlError(`Invalid PCI address ${name}='${raw}'`);
-  return v;
-}
-
-function pciAddressOf(el: XmlElement): PciAddress {
-  return { type: 'pci', domain: hexAttr(el, 'domain'), bus: hexAttr(el, 'bus'), slot: hexAttr(el, 'slot'), function: hexAttr(el, 'function') };
+/** The parts of a network (conf/network model) a domain's interface depends on. */
+export function networkDefinitionOf(net: Network): NetworkDefinition {
+  const f = net.forward;
+  const def: NetworkDefinition = {
+    name: net.name,
+    forwardMode: f?.mode ?? 'none',
+    forwardDevs: [],
+    pciPool: [],
+  };
+  if (net.bridge.name) def.bridge = net.bridge.name;
+  for (const i of f?.ifs ?? []) {
+    if (i.type === 'netdev') def.forwardDevs.push(i.dev);
+    else def.pciPool.push(i.address);
+  }
+  if (f?.mode === 'hostdev') def.forwardManaged = f.managed;
+  if (net.virtualport?.type) def.virtualportType = net.virtualport.type;
+  return def;
 }
 
 /** Parse a libvirt <network> definition (the parts a domain's interface depends on). */
 export function parseNetworkXml(text: string, source = 'network'): NetworkDefinition {
-  const root = parseXml(text, { source });
-  if (root.name !== 'network') throw new XmlError(`${source}: expecting root element of 'network', not '${root.name}'`);
-  const name = child(root, 'name')?.text.trim();
-  if (!name) throw new XmlError(`${source}: missing network name`);
-  const fwd = child(root, 'forward');
-  const def: NetworkDefinition = {
-    name,
-    forwardMode: fwd ? fwd.attrs.get('mode') ?? 'nat' : 'none',
-    forwardDevs: [],
-    pciPool: [],
-  };
-  const bridge = child(root, 'bridge')?.attrs.get('name');
-  if (bridge) def.bridge = bridge;
-  if (fwd) {
-    const dev = fwd.attrs.get('dev');
-    if (dev) def.forwardDevs.push(dev);
-    for (const i of childrenNamed(fwd, 'interface')) {
-      const d = i.attrs.get('dev');
-      if (d && !def.forwardDevs.includes(d)) def.forwardDevs.push(d);
-    }
-    for (const a of childrenNamed(fwd, 'address')) if ((a.attrs.get('type') ?? 'pci') === 'pci') def.pciPool.push(pciAddressOf(a));
-    const managed = fwd.attrs.get('managed');
-    if (managed !== undefined) def.forwardManaged = managed === 'yes';
-  }
-  const vp = child(root, 'virtualport')?.attrs.get('type');
-  if (vp) def.virtualportType = vp;
-  return def;
+  return networkDefinitionOf(parseConfNetwork(text, { source }));
 }
 
 export interface NetworkPortDefinition {
@@ -125,33 +101,27 @@ export interface NetworkPortDefinition {
   isolated?: boolean;
 }
 
+/** The parts of a network port (conf/network model) the command line depends on. */
+export function portDefinitionOf(port: NetworkPort): NetworkPortDefinition {
+  const out: NetworkPortDefinition = { uuid: port.uuid, plug: { type: port.plug.type }, vlan: port.vlan !== undefined, bandwidth: port.bandwidth !== undefined };
+  const p = port.plug;
+  if (p.type === 'network' || p.type === 'bridge') out.plug.bridge = p.bridge;
+  if (p.type === 'direct') {
+    out.plug.dev = p.dev;
+    if (p.mode) out.plug.mode = p.mode;
+  }
+  if (p.type === 'hostdev-pci') {
+    out.plug.address = p.address;
+    if (p.managed) out.plug.managed = p.managed === 'yes';
+  }
+  if (port.virtualport?.type) out.virtualportType = port.virtualport.type;
+  if (port.isolated) out.isolated = port.isolated === 'yes';
+  return out;
+}
+
 /** Parse a libvirt <networkport> definition. */
 export function parseNetworkPortXml(text: string, source = 'network port'): NetworkPortDefinition {
-  const root = parseXml(text, { source });
-  if (root.name !== 'networkport') throw new XmlError(`${source}: expecting root element of 'networkport', not '${root.name}'`);
-  const plugEl = child(root, 'plug');
-  const port: NetworkPortDefinition = {
-    plug: { type: plugEl?.attrs.get('type') ?? 'none' },
-    vlan: child(root, 'vlan') !== undefined,
-    bandwidth: child(root, 'bandwidth') !== undefined,
-  };
-  const uuid = child(root, 'uuid')?.text.trim();
-  if (uuid) port.uuid = uuid;
-  if (plugEl) {
-    for (const k of ['bridge', 'dev', 'mode'] as const) {
-      const v = plugEl.attrs.get(k);
-      if (v !== undefined) port.plug[k] = v;
-    }
-    const managed = plugEl.attrs.get('managed');
-    if (managed !== undefined) port.plug.managed = managed === 'yes';
-    const addr = child(plugEl, 'address');
-    if (addr) port.plug.address = pciAddressOf(addr);
-  }
-  const vp = child(root, 'virtualport')?.attrs.get('type');
-  if (vp) port.virtualportType = vp;
-  const iso = child(root, 'port')?.attrs.get('isolated');
-  if (iso !== undefined) port.isolated = iso === 'yes';
-  return port;
+  return portDefinitionOf(parseConfNetworkPort(text, { source }));
 }
 
 /** virDomainNetResolveActualType: the interface type implied by a forward mode. */
@@ -165,7 +135,7 @@ export function actualTypeForForward(net: NetworkDefinition): ActualNetType {
   }
 }
 
-function actualFromPort(net: NetworkDefinition, port: NetworkPortDefinition): ActualNet {
+export function actualFromPort(net: NetworkDefinition, port: NetworkPortDefinition): ActualNet {
   const base = { network: net.name, vlan: port.vlan, bandwidth: port.bandwidth } as const;
   const out: ActualNet = { ...base, type: 'network' };
   switch (port.plug.type) {
@@ -205,13 +175,13 @@ function allocateFromNetwork(net: NetworkDefinition, opts: AllocateOptions): Net
       break;
     case 'direct': {
       const dev = net.forwardDevs[0];
-      if (!dev) throw new OperationFailedError(`network '${net.name}' has no forward device to connect to`);
+      if (!dev) throw new InternalError(`network '${net.name}' uses a direct mode, but has no forward dev and no interface pool`);
       port.plug = { type: 'direct', dev, mode: net.forwardMode === 'bridge' ? 'bridge' : net.forwardMode };
       break;
     }
     case 'hostdev': {
       const free = net.pciPool.find((a) => !taken.has(formatPciAddressString(a)));
-      if (!free) throw new OperationFailedError(`network '${net.name}' requires exclusive access to interfaces, but none are available`);
+      if (!free) throw new InternalError(`network '${net.name}' requires exclusive access to interfaces, but none are available`);
       port.plug = { type: 'hostdev-pci', address: free, managed: net.forwardManaged ?? false };
       break;
     }

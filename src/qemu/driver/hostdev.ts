@@ -31,6 +31,7 @@ import {
   bindVfio,
   findVf,
   pciAddrString,
+  pciPaths,
   readPciDevice,
   readVfInfo,
   setVfConfig,
@@ -213,7 +214,7 @@ export function withoutHostdevs<T extends object>(status: T): T {
 }
 
 function readNetdevMac(host: HostdevHostOptions, address: string, netdev: string): string | undefined {
-  const file = path.join(host.sysfsRoot ?? '/sys', 'bus', 'pci', 'devices', address, 'net', netdev, 'address');
+  const file = path.join(pciPaths(host).device(address), 'net', netdev, 'address');
   try {
     const mac = readFileSync(file, 'utf8').trim().toLowerCase();
     return /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac) ? mac : undefined;
