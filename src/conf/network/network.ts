@@ -165,12 +165,15 @@ export function parseNetworkXml(xml: string | Uint8Array, opts: ParseNetworkOpti
 export interface FormatNetworkOptions {
   /** VIR_NETWORK_XML_INACTIVE: the definition, without what start added (a <pf> pool's VF list). */
   inactive?: boolean;
+  /** Live XML: the ports in use (connections='N' on <network>, as libvirt writes it when active). */
+  connections?: number;
 }
 
 /** libvirt's canonical network XML (virNetworkDefFormat). */
 export function formatNetwork(net: Network, opts: FormatNetworkOptions = {}): string {
   const w = new XmlWriter();
-  const rootAttrs: [string, string | undefined][] = [
+  const rootAttrs: [string, string | number | undefined][] = [
+    ['connections', !opts.inactive && opts.connections ? opts.connections : undefined],
     ['ipv6', net.ipv6 ? 'yes' : undefined],
     ['trustGuestRxFilters', net.trustGuestRxFilters],
   ];

@@ -6,7 +6,10 @@ export { applyAliases, assignAliases, diskNameToIndex, type AliasMap, type Alias
 export { QEMU_NAMESPACE_URI, emulatedPrimaries, parseDeviceOption, qemuCommandline, type EmulatedPrimary, type QemuCommandline } from './namespace.js';
 export {
   DirNetworkResolver,
+  actualFromPort,
   actualTypeForForward,
+  networkDefinitionOf,
+  portDefinitionOf,
   loadNetworkResolver,
   parseNetworkPortXml,
   parseNetworkXml,

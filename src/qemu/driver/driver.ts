@@ -37,6 +37,8 @@ import {
 import { type MigrateLocalOptions, type MigrateLocalResult, migrateDomainLocal } from './migrate.js';
 import type { HostdevHostOptions } from './hostdev.js';
 import { DomainStore } from './store.js';
+import { NetworkDriver } from './network-driver.js';
+import { NetworkStore } from './network-store.js';
 import { type ResolveDirsOptions, validateDomainName } from './store-paths.js';
 import { validateDomainForQemu } from '../postparse/index.js';
 import { resolveExecutable } from './process.js';
@@ -47,6 +49,7 @@ export type { CommandBuilder, DomainSummary, DriverTimeouts, PostParser } from '
 export type { DestroyOptions, ShutdownOptions, StartResult, StopResult } from './lifecycle.js';
 export type { MigrateLocalOptions, MigrateLocalResult } from './migrate.js';
 export type { HostdevHostOptions } from './hostdev.js';
+export { NetworkDriver, type NetworkSummary, type DefineNetworkResult } from './network-driver.js';
 export { DOMAIN_STATE_TEXT, DomainStore, type DomainStateName, type DomainStatus } from './store.js';
 
 export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
@@ -98,26 +101,32 @@ function summary(i: Inspected): DomainSummary {
 
 export class QemuDriver {
   readonly store: DomainStore;
+  /** The networks (hostdev VF pools) and their ports, beside the domains. */
+  readonly networks: NetworkDriver;
   readonly #ctx: DriverContext;
 
-  private constructor(ctx: DriverContext) {
+  private constructor(ctx: DriverContext & { networks: NetworkDriver }) {
     this.#ctx = ctx;
     this.store = ctx.store;
+    this.networks = ctx.networks;
   }
 
   /** Opens (creating if needed) the state and runtime directories. */
   static open(opts: DriverOptions = {}): QemuDriver {
     const env = opts.env ?? process.env;
     const store = DomainStore.open(opts);
+    const host = opts.host ?? {};
+    const networks = new NetworkDriver(new NetworkStore(store), host.sysfsRoot !== undefined ? { sysfsRoot: host.sysfsRoot } : {});
     return new QemuDriver({
       store,
+      networks,
       defaultBinary: opts.qemuBinary ?? (env.VIRT_FAILOVER_QEMU || DEFAULT_QEMU_BINARY),
       probeCaps: opts.probeCaps ?? ((b) => probeQemuCaps(resolveExecutable(b, env))),
       buildCommand: opts.buildCommand ?? defaultBuildCommand,
       postParse: opts.postParse ?? defaultPostParse,
       chooseAccel: opts.chooseAccel ?? ((dom) => defaultChooseAccel(dom)),
       timeouts: { ...DEFAULT_TIMEOUTS, ...opts.timeouts },
-      host: opts.host ?? {},
+      host,
     });
   }
 

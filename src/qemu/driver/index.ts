@@ -6,3 +6,6 @@ export { prepareHostdevs, recordedHostdevs, releaseHostdevs, wantedHostdevs, typ
 export { acquireLock, readLockOwner, tryAcquireLock } from './lock.js';
 export { resolveExecutable, waitForExit } from './process.js';
 export { DOMAIN_NAME_MAX_BYTES, checkSocketPath, resolveStateDirs, validateDomainName } from './store-paths.js';
+export { type NetworkStore, type StoredPort } from './network-store.js';
+export { createPort, createPortFromXml, deletePort, getPortXml, listPorts, releasePorts, type AllocateContext } from './network-ports.js';
+export { recordedPorts, type DomainPort } from './ports.js';

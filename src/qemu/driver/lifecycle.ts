@@ -29,7 +29,10 @@ import {
   recordStopped,
   releaseLeftoverHostdevs,
 } from './state.js';
-import { type PreparedHostdev, prepareHostdevs, releaseHostdevs, wantedHostdevs } from './hostdev.js';
+import { type PreparedHostdev, type WantedHostdev, pciHostdevAddresses, prepareHostdevs, releaseHostdevs, wantedHostdevs } from './hostdev.js';
+import { type DomainPort, allocateDomainPorts, hasNetworkInterfaces, portHeld } from './ports.js';
+import { releasePorts } from './network-ports.js';
+import type { NetworkResolver } from '../command/index.js';
 import { formatDomain } from '../../conf/domain.js';
 
 export interface StartResult {
@@ -101,21 +104,48 @@ export async function startDomain(ctx: DriverContext, ref: string): Promise<Star
     applyAliases(assignAliases(dom));
     let cmd;
     const logFile = store.logPath(info.name);
-    // PCI host devices (vfio-pci, VF MAC/VLAN) are prepared last before QEMU runs; what was changed
-    // stays in the status record until recordStopped gives them back.
-    const hostdevStatus = (hostdevs: PreparedHostdev[]) => (hostdevs.length ? { hostdevs } : {});
+    // Network ports first (a hostdev network's port is a VF), then PCI host devices (vfio-pci, VF
+    // MAC/VLAN), last before QEMU runs; what was taken stays in the status record until
+    // recordStopped gives it back.
     let hostdevs: PreparedHostdev[] = [];
+    let ports: DomainPort[] = [];
+    const runtimeExtras = (h: PreparedHostdev[], p: DomainPort[]) => ({ ...(h.length ? { hostdevs: h } : {}), ...(p.length ? { ports: p } : {}) });
+    const writeShutoff = (h: PreparedHostdev[], p: DomainPort[]) =>
+      store.writeStatus({ name: info.name, uuid, state: 'shutoff', reason: info.reason, ...runtimeExtras(h, p) });
+    const log = (line: string) => appendLog(logFile, `${logTimestamp()}: ${line}`);
     try {
-      cmd = await ctx.buildCommand(forCmd, caps, { runtimeDir: runDir, accel });
-      hostdevs = await prepareHostdevs(ctx.host ?? {}, wantedHostdevs(dom), {
+      let networks: NetworkResolver | undefined;
+      let portHostdevs: WantedHostdev[] = [];
+      if (ctx.networks && hasNetworkInterfaces(dom)) {
+        const claims = await hostdevClaims(ctx, info.name);
+        const excluded = new Set([...claims.flatMap((c) => c.hostdevs.map((h) => h.address)), ...pciHostdevAddresses(dom)]);
+        const a = await allocateDomainPorts(ctx.networks, dom, {
+          owner: { name: info.name, uuid },
+          excluded,
+          isHeld: (p) => portHeld(ctx, info.name, p),
+          persist: (p) => {
+            ports = p;
+            writeShutoff([], p);
+          },
+          log,
+        });
+        networks = a.resolver;
+        portHostdevs = a.hostdevs;
+      }
+      cmd = await ctx.buildCommand(forCmd, caps, { runtimeDir: runDir, accel, ...(networks ? { networks } : {}) });
+      hostdevs = await prepareHostdevs(ctx.host ?? {}, [...portHostdevs, ...wantedHostdevs(dom)], {
         domain: info.name,
         lockFile: path.join(store.runtimeDir, 'locks', '.hostdev.lock'),
         claims: () => hostdevClaims(ctx, info.name),
-        persist: (done) => store.writeStatus({ name: info.name, uuid, state: 'shutoff', reason: info.reason, ...hostdevStatus(done) }),
-        log: (line) => appendLog(logFile, `${logTimestamp()}: ${line}`),
+        persist: (done) => writeShutoff(done, ports),
+        log,
       });
     } catch (e) {
       rmSync(runDir, { recursive: true, force: true });
+      if (ports.length && ctx.networks) {
+        await releasePorts(ctx.networks, ports);
+        writeShutoff([], []);
+      }
       throw e;
     }
     const args = cmd.args.includes('-S') ? [...cmd.args] : ['-S', ...cmd.args];
@@ -133,10 +163,9 @@ export async function startDomain(ctx: DriverContext, ref: string): Promise<Star
       }
     } catch (e) {
       rmSync(runDir, { recursive: true, force: true });
-      if (hostdevs.length) {
-        for (const line of await releaseHostdevs(ctx.host ?? {}, hostdevs)) appendLog(logFile, `${logTimestamp()}: ${line}`);
-        store.writeStatus({ name: info.name, uuid, state: 'shutoff', reason: info.reason });
-      }
+      if (hostdevs.length) for (const line of await releaseHostdevs(ctx.host ?? {}, hostdevs)) log(line);
+      if (ports.length && ctx.networks) await releasePorts(ctx.networks, ports);
+      if (hostdevs.length || ports.length) writeShutoff([], []);
       throw e;
     }
     const { pid } = spawned;
@@ -150,7 +179,7 @@ export async function startDomain(ctx: DriverContext, ref: string): Promise<Star
       runDir,
       monitor,
       startedAt: new Date().toISOString(),
-      ...hostdevStatus(hostdevs),
+      ...runtimeExtras(hostdevs, ports),
     };
     let mon: Monitor | undefined;
     try {

@@ -11,6 +11,10 @@ import { validateDomainName } from './store-paths.js';
 import type { Domain } from '../../conf/domain.js';
 import type { DomainSummary } from '../../conf/domain-state.js';
 import { type HostdevClaim, type HostdevHostOptions, recordedHostdevs, releaseHostdevs, withoutHostdevs } from './hostdev.js';
+import { recordedPorts } from './ports.js';
+import type { NetworkDriver } from './network-driver.js';
+import { releasePorts } from './network-ports.js';
+import type { NetworkResolver } from '../command/index.js';
 
 /** The argv to run: environment, binary, arguments (command-render.ts's QemuCommand). */
 export interface QemuCommandLine {
@@ -22,7 +26,7 @@ export interface QemuCommandLine {
 export type CommandBuilder = (
   dom: Domain,
   caps: QemuCaps,
-  opts: { runtimeDir: string; accel: 'kvm' | 'tcg' },
+  opts: { runtimeDir: string; accel: 'kvm' | 'tcg'; networks?: NetworkResolver },
 ) => QemuCommandLine | Promise<QemuCommandLine>;
 
 /**
@@ -66,6 +70,8 @@ export interface DriverContext {
   timeouts: DriverTimeouts;
   /** sysfs, ip(8) and sysfs writes for PCI hostdevs (driver-hostdev.ts); default the real host. */
   host?: HostdevHostOptions;
+  /** The network driver whose ports <interface type='network'> gets at start. */
+  networks?: NetworkDriver;
 }
 
 /** A domain as list/domstate report it. */
@@ -223,6 +229,7 @@ export async function reapIfFree(ctx: DriverContext, name: string): Promise<void
 export async function recordStopped(ctx: DriverContext, info: Inspected, reason: string): Promise<void> {
   const { store } = ctx;
   await releaseRecordedHostdevs(ctx, info);
+  await releaseRecordedPorts(ctx, info);
   store.removeRunFiles(info.name, info.status?.runDir);
   appendLog(store.logPath(info.name), `${logTimestamp()}: shutting down, reason=${reason}`);
   if (store.hasConfig(info.name)) {
@@ -242,13 +249,28 @@ async function releaseRecordedHostdevs(ctx: DriverContext, info: Inspected): Pro
   return true;
 }
 
+/** Releases the network ports the record of `info` lists (nothing when none). */
+async function releaseRecordedPorts(ctx: DriverContext, info: Inspected): Promise<boolean> {
+  const ports = recordedPorts(info.status);
+  if (ports.length === 0) return false;
+  if (ctx.networks) await releasePorts(ctx.networks, ports);
+  return true;
+}
+
 /**
- * A domain that is not running but whose record still lists PCI host devices (we died between
- * preparing them and starting QEMU): give them back and drop the list. Call with its lock held.
+ * A domain that is not running but whose record still lists PCI host devices or network ports (we
+ * died between preparing them and starting QEMU): give them back and drop the lists. Call with its
+ * lock held.
  */
 export async function releaseLeftoverHostdevs(ctx: DriverContext, info: Inspected): Promise<void> {
   if (info.active || info.stale || !info.status) return;
-  if (await releaseRecordedHostdevs(ctx, info)) ctx.store.writeStatus(withoutHostdevs(info.status));
+  const hostdevs = await releaseRecordedHostdevs(ctx, info);
+  const ports = await releaseRecordedPorts(ctx, info);
+  if (hostdevs || ports) {
+    const rest = withoutHostdevs(info.status);
+    delete rest.ports;
+    ctx.store.writeStatus(rest);
+  }
 }
 
 /**

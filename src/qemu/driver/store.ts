@@ -35,6 +35,8 @@ export interface DomainStatus {
   startedAt?: string;
   /** A local migration in progress (written before `migrate` is sent; see reconcile.ts). */
   migration?: MigrationRecord;
+  /** Network ports allocated at start (released at stop). */
+  ports?: { network: string; uuid: string }[];
 }
 
 /** What a crashed `migrate` leaves for the next command to settle (reconcile.ts). */

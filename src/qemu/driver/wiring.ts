@@ -14,7 +14,7 @@ import type { CommandBuilder, PostParser } from './state.js';
  * type matches the accelerator chosen.
  */
 export const defaultBuildCommand: CommandBuilder = (dom, caps, opts) =>
-  buildCommandLine(dom, caps, { profile: 'default', runtimeDir: opts.runtimeDir });
+  buildCommandLine(dom, caps, { profile: 'default', runtimeDir: opts.runtimeDir, ...(opts.networks ? { networks: opts.networks } : {}) });
 
 /**
  * postParseDomain ('default' profile): defaults, implicit devices, PCI addresses. A q35 hostdev
