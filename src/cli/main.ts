@@ -19,6 +19,17 @@ import { registerDomstate } from './domstate.js';
 import { registerMigrate } from './migrate.js';
 import { registerDemo } from './demo.js';
 import { registerVfs } from './vfs.js';
+import { registerNetDefine } from './net-define.js';
+import { registerNetUndefine } from './net-undefine.js';
+import { registerNetStart } from './net-start.js';
+import { registerNetDestroy } from './net-destroy.js';
+import { registerNetList } from './net-list.js';
+import { registerNetDumpxml } from './net-dumpxml.js';
+import { registerNetAutostart } from './net-autostart.js';
+import { registerNetPortCreate } from './net-port-create.js';
+import { registerNetPortList } from './net-port-list.js';
+import { registerNetPortDumpxml } from './net-port-dumpxml.js';
+import { registerNetPortDelete } from './net-port-delete.js';
 
 /** Exit statuses by error code; anything unlisted is 1. */
 const EXIT_BY_CODE: Record<string, number> = {};
@@ -57,6 +68,17 @@ export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<numbe
   registerMigrate(program, sink, setExit);
   registerDemo(program, sink, setExit);
   registerVfs(program, sink, setExit);
+  registerNetDefine(program, sink, setExit);
+  registerNetUndefine(program, sink, setExit);
+  registerNetStart(program, sink, setExit);
+  registerNetDestroy(program, sink, setExit);
+  registerNetList(program, sink, setExit);
+  registerNetDumpxml(program, sink, setExit);
+  registerNetAutostart(program, sink, setExit);
+  registerNetPortCreate(program, sink, setExit);
+  registerNetPortList(program, sink, setExit);
+  registerNetPortDumpxml(program, sink, setExit);
+  registerNetPortDelete(program, sink, setExit);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {

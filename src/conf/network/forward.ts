@@ -97,7 +97,8 @@ export function parseForward(f: ElementReader, network: string): Forward | undef
   if (pfs.length > 1) throw new XmlError(`Only one <pf> element is allowed in <forward> of network ${network}`);
   const interfaces = f.children('interface');
   const addresses = f.children('address');
-  if ((interfaces.length > 0 ? 1 : 0) + (addresses.length > 0 ? 1 : 0) + (pfs.length > 0 ? 1 : 0) > 1) {
+  // A <pf> may come with the list it expanded to (a started network's live XML); a list is one kind.
+  if (interfaces.length > 0 && addresses.length > 0) {
     throw new XmlError(`<address>, <interface>, and <pf> elements in <forward> of network ${network} are mutually exclusive`);
   }
   if (pfs[0]) {

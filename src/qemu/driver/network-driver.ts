@@ -59,13 +59,13 @@ export class NetworkDriver {
         if (s?.uuid === want) return s;
       }
     }
-    let byName: NetworkSummary | undefined;
+    let storable = true;
     try {
       validateNetworkName(ref);
-      byName = this.summary(ref);
     } catch {
-      byName = undefined;
+      storable = false;
     }
+    const byName = storable ? this.summary(ref) : undefined;
     if (byName) return byName;
     throw new NoNetworkError(`no network with matching name '${ref}'`);
   }

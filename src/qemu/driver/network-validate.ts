@@ -53,7 +53,10 @@ export function validateNetworkForDriver(net: Network, others: Network[], host: 
   }
   if (net.bandwidth && !bandwidthAllowed) unsupported(net, 'network-wide <bandwidth> element');
 
-  for (const i of net.forward?.ifs ?? []) {
+  const ifs = net.forward?.ifs ?? [];
+  const kinds = (net.forward?.pf !== undefined ? 1 : 0) + (ifs.some((i) => i.type === 'netdev') ? 1 : 0) + (ifs.some((i) => i.type === 'pci') ? 1 : 0);
+  if (kinds > 1) throw new ConfigUnsupportedError(`<address>, <interface>, and <pf> elements of <forward> in network ${net.name} are mutually exclusive`);
+  for (const i of ifs) {
     if (i.type === 'netdev' && mode === 'hostdev') {
       throw new ConfigUnsupportedError(
         `hostdev network '${net.name}' lists '${i.dev}' in the device pool, but hostdev networks require all devices to be listed by PCI address, not network device name`,
