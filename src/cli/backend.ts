@@ -3,7 +3,9 @@
 // Results are the verbs' own shapes; each backend fills them in from what its engine reports.
 import type { Command } from 'commander';
 import type { DomainSummary } from '../conf/domain-state.js';
-import { type MigrateLocalOptions, QemuDriver } from '../qemu/driver/index.js';
+import {
+  type DefineNetworkResult, type MigrateLocalOptions, type NetworkDriver, type NetworkSummary, QemuDriver, createPortFromXml, deletePort, getPortXml, listPorts,
+} from '../qemu/driver/index.js';
 import type { MigrationResult } from '../qemu/migration/index.js';
 import { OperationUnsupportedError } from '../util/errors.js';
 import { probeAccel } from '../testbed/index.js';
@@ -118,4 +120,68 @@ export function openDriver(program: Command): QemuDriver {
 /** The backend the global options select. */
 export function openBackend(program: Command): DomainBackend {
   return new EmbeddedBackend(openDriver(program));
+}
+
+export type { NetworkSummary, DefineNetworkResult } from '../qemu/driver/index.js';
+
+/** The network verbs (net-*, net-port-*): libvirt's network driver API. */
+export interface NetworkBackend {
+  define(xml: Uint8Array, opts: { source?: string }): Promise<DefineNetworkResult>;
+  undefine(ref: string): Promise<NetworkSummary>;
+  start(ref: string): Promise<NetworkSummary>;
+  destroy(ref: string): Promise<NetworkSummary>;
+  /** Every network, sorted by name. */
+  list(): Promise<NetworkSummary[]>;
+  /** The live XML while active (unless inactive), else the definition. */
+  getXml(ref: string, opts: { inactive?: boolean }): Promise<string>;
+  setAutostart(ref: string, on: boolean): Promise<NetworkSummary>;
+  /** A port from its XML (allocated from the network when it has no <plug>); returns its UUID. */
+  createPort(ref: string, xml: Uint8Array, opts: { source?: string }): Promise<string>;
+  listPorts(ref: string): Promise<string[]>;
+  getPortXml(ref: string, port: string): Promise<string>;
+  deletePort(ref: string, port: string): Promise<string>;
+}
+
+/** The embedded driver's networks behind the network backend interface. */
+export class EmbeddedNetworkBackend implements NetworkBackend {
+  constructor(readonly networks: NetworkDriver) {}
+
+  define(xml: Uint8Array, opts: { source?: string }): Promise<DefineNetworkResult> {
+    return this.networks.define(xml, opts);
+  }
+  undefine(ref: string): Promise<NetworkSummary> {
+    return this.networks.undefine(ref);
+  }
+  start(ref: string): Promise<NetworkSummary> {
+    return this.networks.start(ref);
+  }
+  destroy(ref: string): Promise<NetworkSummary> {
+    return this.networks.destroy(ref);
+  }
+  async list(): Promise<NetworkSummary[]> {
+    return this.networks.list();
+  }
+  async getXml(ref: string, opts: { inactive?: boolean }): Promise<string> {
+    return this.networks.getXml(ref, opts);
+  }
+  setAutostart(ref: string, on: boolean): Promise<NetworkSummary> {
+    return this.networks.setAutostart(ref, on);
+  }
+  async createPort(ref: string, xml: Uint8Array, opts: { source?: string }): Promise<string> {
+    return (await createPortFromXml(this.networks, ref, xml, opts.source)).uuid;
+  }
+  async listPorts(ref: string): Promise<string[]> {
+    return listPorts(this.networks, ref);
+  }
+  async getPortXml(ref: string, port: string): Promise<string> {
+    return getPortXml(this.networks, ref, port);
+  }
+  deletePort(ref: string, port: string): Promise<string> {
+    return deletePort(this.networks, ref, port);
+  }
+}
+
+/** The network backend the global options select. */
+export function openNetworkBackend(program: Command): NetworkBackend {
+  return new EmbeddedNetworkBackend(openDriver(program).networks);
 }

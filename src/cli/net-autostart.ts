@@ -1,7 +1,8 @@
 // `virt-failover net-autostart NETWORK [--disable]`: virsh net-autostart (recorded; a network is started
 // by whoever runs `net-start`, there is no daemon to start it at boot).
 import type { Command } from 'commander';
-import { openDriver, printVirsh } from './domain-common.js';
+import { openNetworkBackend } from './backend.js';
+import { printVirsh } from './domain-common.js';
 import { type CliIo, printJson } from './io.js';
 import { netAction } from './network-common.js';
 
@@ -14,7 +15,7 @@ export function registerNetAutostart(program: Command, io: CliIo, _setExit: (cod
     .action(async (ref: string, opts: { disable?: boolean }) => {
       const on = !opts.disable;
       const context = on ? `failed to mark network ${ref} as autostarted` : `failed to unmark network ${ref} as autostarted`;
-      const r = await netAction(io, { network: ref }, context, () => openDriver(program).networks.setAutostart(ref, on));
+      const r = await netAction(io, { network: ref }, context, () => openNetworkBackend(program).setAutostart(ref, on));
       if (io.json) printJson(io, r);
       else printVirsh(io, on ? `Network ${ref} marked as autostarted` : `Network ${ref} unmarked as autostarted`);
     });

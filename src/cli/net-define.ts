@@ -1,7 +1,8 @@
 // `virt-failover net-define FILE`: virsh net-define. Parse, libvirt's define-time checks, store atomically.
 import type { Command } from 'commander';
 import { readFileBounded } from '../util/fs.js';
-import { openDriver, printVirsh } from './domain-common.js';
+import { openNetworkBackend } from './backend.js';
+import { printVirsh } from './domain-common.js';
 import { type CliIo, printJson } from './io.js';
 import { netAction } from './network-common.js';
 
@@ -12,7 +13,7 @@ export function registerNetDefine(program: Command, io: CliIo, _setExit: (code: 
     .argument('<file>', 'file containing an XML network description')
     .action(async (file: string) => {
       const r = await netAction(io, {}, `Failed to define network from ${file}`, async () =>
-        openDriver(program).networks.define(await readFileBounded(file), { source: file }));
+        openNetworkBackend(program).define(await readFileBounded(file), { source: file }));
       if (io.json) printJson(io, { ...r, file });
       else printVirsh(io, `Network ${r.name} defined from ${file}`);
     });

@@ -1,6 +1,7 @@
 // `virt-failover net-destroy NETWORK`: virsh net-destroy (its ports go with it).
 import type { Command } from 'commander';
-import { openDriver, printVirsh } from './domain-common.js';
+import { openNetworkBackend } from './backend.js';
+import { printVirsh } from './domain-common.js';
 import { type CliIo, printJson } from './io.js';
 import { netAction } from './network-common.js';
 
@@ -10,7 +11,7 @@ export function registerNetDestroy(program: Command, io: CliIo, _setExit: (code:
     .description('destroy (stop) a network')
     .argument('<network>', 'network name or uuid')
     .action(async (ref: string) => {
-      const r = await netAction(io, { network: ref }, `Failed to destroy network ${ref}`, () => openDriver(program).networks.destroy(ref));
+      const r = await netAction(io, { network: ref }, `Failed to destroy network ${ref}`, () => openNetworkBackend(program).destroy(ref));
       if (io.json) printJson(io, r);
       else printVirsh(io, `Network ${ref} destroyed`);
     });

@@ -1,7 +1,7 @@
 // `virt-failover net-dumpxml NETWORK [--inactive]`: virsh net-dumpxml (live XML while active, with the
 // VF pool a <pf> expanded to and connections='N'; --inactive: the definition).
 import type { Command } from 'commander';
-import { openDriver } from './domain-common.js';
+import { openNetworkBackend } from './backend.js';
 import { type CliIo, printJson } from './io.js';
 import { netAction } from './network-common.js';
 
@@ -12,7 +12,7 @@ export function registerNetDumpxml(program: Command, io: CliIo, _setExit: (code:
     .argument('<network>', 'network name or uuid')
     .option('--inactive', 'show inactive defined XML')
     .action(async (ref: string, opts: { inactive?: boolean }) => {
-      const xml = await netAction(io, { network: ref }, undefined, () => openDriver(program).networks.getXml(ref, { inactive: opts.inactive }));
+      const xml = await netAction(io, { network: ref }, undefined, () => openNetworkBackend(program).getXml(ref, { inactive: opts.inactive }));
       if (io.json) printJson(io, { network: ref, xml });
       else io.out(xml);
     });

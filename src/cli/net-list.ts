@@ -1,8 +1,8 @@
 // `virt-failover net-list [--all|--inactive]`: virsh net-list, the same table (Name, State, Autostart,
 // Persistent), networks sorted by name as virsh sorts them.
 import type { Command } from 'commander';
-import type { NetworkSummary } from '../qemu/driver.js';
-import { openDriver, printVirsh } from './domain-common.js';
+import { type NetworkSummary, openNetworkBackend } from './backend.js';
+import { printVirsh } from './domain-common.js';
 import { type CliIo, printJson } from './io.js';
 import { renderTable } from './list.js';
 
@@ -21,8 +21,8 @@ export function registerNetList(program: Command, io: CliIo, _setExit: (code: nu
     .option('--inactive', 'list inactive networks')
     .option('--name', 'list network names only')
     .option('--uuid', "list uuid's only")
-    .action((opts: { all?: boolean; inactive?: boolean; name?: boolean; uuid?: boolean }) => {
-      const nets = openDriver(program).networks.list().filter((n) => opts.all || (opts.inactive ? !n.active : n.active));
+    .action(async (opts: { all?: boolean; inactive?: boolean; name?: boolean; uuid?: boolean }) => {
+      const nets = (await openNetworkBackend(program).list()).filter((n) => opts.all || (opts.inactive ? !n.active : n.active));
       if (io.json) printJson(io, nets);
       else if (opts.name) printVirsh(io, nets.map((n) => `${n.name}\n`).join(''));
       else if (opts.uuid) printVirsh(io, nets.map((n) => `${n.uuid}\n`).join(''));

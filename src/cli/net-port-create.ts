@@ -1,9 +1,9 @@
 // `virt-failover net-port-create NETWORK FILE`: virsh net-port-create. A port without <plug> gets one from
 // the network (on a hostdev network: a free VF of the pool).
 import type { Command } from 'commander';
-import { createPortFromXml } from '../qemu/network-ports.js';
 import { readFileBounded } from '../util/fs.js';
-import { openDriver, printVirsh } from './domain-common.js';
+import { openNetworkBackend } from './backend.js';
+import { printVirsh } from './domain-common.js';
 import { type CliIo, printJson } from './io.js';
 import { netAction } from './network-common.js';
 
@@ -14,9 +14,9 @@ export function registerNetPortCreate(program: Command, io: CliIo, _setExit: (co
     .argument('<network>', 'network name or uuid')
     .argument('<file>', 'file containing an XML network port description')
     .action(async (ref: string, file: string) => {
-      const port = await netAction(io, { network: ref }, `Failed to create network from ${file}`, async () =>
-        createPortFromXml(openDriver(program).networks, ref, await readFileBounded(file), file));
-      if (io.json) printJson(io, { uuid: port.uuid, network: ref, file });
-      else printVirsh(io, `Network port ${port.uuid} created from ${file}`);
+      const uuid = await netAction(io, { network: ref }, `Failed to create network from ${file}`, async () =>
+        openNetworkBackend(program).createPort(ref, await readFileBounded(file), { source: file }));
+      if (io.json) printJson(io, { uuid, network: ref, file });
+      else printVirsh(io, `Network port ${uuid} created from ${file}`);
     });
 }

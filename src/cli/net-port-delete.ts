@@ -1,7 +1,7 @@
 // `virt-failover net-port-delete NETWORK PORT`: virsh net-port-delete (its device is free again).
 import type { Command } from 'commander';
-import { deletePort } from '../qemu/network-ports.js';
-import { openDriver, printVirsh } from './domain-common.js';
+import { openNetworkBackend } from './backend.js';
+import { printVirsh } from './domain-common.js';
 import { type CliIo, printJson } from './io.js';
 import { netAction } from './network-common.js';
 
@@ -13,7 +13,7 @@ export function registerNetPortDelete(program: Command, io: CliIo, _setExit: (co
     .argument('<port>', 'port UUID')
     .action(async (ref: string, port: string) => {
       const uuid = await netAction(io, { network: ref, port }, `Failed to delete network port ${port}`, () =>
-        deletePort(openDriver(program).networks, ref, port));
+        openNetworkBackend(program).deletePort(ref, port));
       if (io.json) printJson(io, { network: ref, port: uuid });
       else printVirsh(io, `Network port ${uuid} deleted`);
     });

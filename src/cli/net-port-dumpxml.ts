@@ -1,7 +1,6 @@
 // `virt-failover net-port-dumpxml NETWORK PORT`: virsh net-port-dumpxml.
 import type { Command } from 'commander';
-import { getPortXml } from '../qemu/network-ports.js';
-import { openDriver } from './domain-common.js';
+import { openNetworkBackend } from './backend.js';
 import { type CliIo, printJson } from './io.js';
 import { netAction } from './network-common.js';
 
@@ -12,7 +11,7 @@ export function registerNetPortDumpxml(program: Command, io: CliIo, _setExit: (c
     .argument('<network>', 'network name or uuid')
     .argument('<port>', 'port UUID')
     .action(async (ref: string, port: string) => {
-      const xml = await netAction(io, { network: ref, port }, undefined, () => getPortXml(openDriver(program).networks, ref, port));
+      const xml = await netAction(io, { network: ref, port }, undefined, () => openNetworkBackend(program).getPortXml(ref, port));
       if (io.json) printJson(io, { network: ref, port, xml });
       else io.out(xml);
     });

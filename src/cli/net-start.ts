@@ -1,6 +1,7 @@
 // `virt-failover net-start NETWORK`: virsh net-start. A hostdev network with a <pf> gets that PF's VFs as its pool.
 import type { Command } from 'commander';
-import { openDriver, printVirsh } from './domain-common.js';
+import { openNetworkBackend } from './backend.js';
+import { printVirsh } from './domain-common.js';
 import { type CliIo, printJson } from './io.js';
 import { netAction } from './network-common.js';
 
@@ -10,7 +11,7 @@ export function registerNetStart(program: Command, io: CliIo, _setExit: (code: n
     .description('start a (previously defined) inactive network')
     .argument('<network>', 'network name or uuid')
     .action(async (ref: string) => {
-      const r = await netAction(io, { network: ref }, `Failed to start network ${ref}`, () => openDriver(program).networks.start(ref));
+      const r = await netAction(io, { network: ref }, `Failed to start network ${ref}`, () => openNetworkBackend(program).start(ref));
       if (io.json) printJson(io, r);
       else printVirsh(io, `Network ${ref} started`);
     });

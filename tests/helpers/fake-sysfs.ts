@@ -76,6 +76,19 @@ function writeDevice(root: string, d: DevSpec): void {
   symlinkSync(`../../../devices/${d.parent}/${d.addr}`, path.join(root, 'bus', 'pci', 'devices', d.addr));
 }
 
+/** The descriptor of a tree buildFakeSysfs made (e.g. in another process). */
+export function describeFakeSysfs(root: string): FakeSysfs {
+  const parents: Record<string, string> = { [PF]: 'pci0000:3a/0000:3a:00.0', [VF0]: 'pci0000:3a/0000:3a:00.0', [VF1]: 'pci0000:3a/0000:3a:00.0', [CONVENTIONAL]: 'pci0000:00' };
+  return {
+    root,
+    devDir: (addr) => path.join(root, 'devices', parents[addr] ?? 'pci0000:3a', addr),
+    native: { [PF]: 'ixgbe', [VF0]: 'ixgbevf', [VF1]: 'ixgbevf' },
+    netdevOf: { [PF]: { name: 'ens1f0', mac: '3c:fd:fe:00:00:01' }, [VF0]: { name: 'ens1f0v0', mac: '52:54:00:00:00:10' },
+      [VF1]: { name: 'ens1f0v1', mac: '52:54:00:00:00:11' } },
+    cleanup: () => rmSync(root, { recursive: true, force: true }),
+  };
+}
+
 /** Builds the tree described at the top of this file in a new temp dir. */
 export function buildFakeSysfs(opts: { drivers?: string[] } = {}): FakeSysfs {
   const root = mkdtempSync(path.join(tmpdir(), 'vf-sysfs-'));
@@ -97,14 +110,7 @@ export function buildFakeSysfs(opts: { drivers?: string[] } = {}): FakeSysfs {
       config: configSpace({ express: false, vendor: 0x1234, device: 0x0001 }) },
   ];
   for (const d of specs) writeDevice(root, d);
-  const fake: FakeSysfs = {
-    root,
-    devDir: (addr) => path.join(root, 'devices', specs.find((s) => s.addr === addr)?.parent ?? 'pci0000:3a', addr),
-    native: { [PF]: 'ixgbe', [VF0]: 'ixgbevf', [VF1]: 'ixgbevf' },
-    netdevOf: { [PF]: { name: 'ens1f0', mac: '3c:fd:fe:00:00:01' }, [VF0]: { name: 'ens1f0v0', mac: '52:54:00:00:00:10' },
-      [VF1]: { name: 'ens1f0v1', mac: '52:54:00:00:00:11' } },
-    cleanup: () => rmSync(root, { recursive: true, force: true }),
-  };
+  const fake = describeFakeSysfs(root);
   const pfDir = fake.devDir(PF);
   writeFileSync(path.join(pfDir, 'sriov_totalvfs'), '63\n');
   writeFileSync(path.join(pfDir, 'sriov_numvfs'), '2\n');

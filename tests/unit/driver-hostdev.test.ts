@@ -4,14 +4,13 @@
 // The last tests run the driver's real start/destroy path with a fake QEMU (a node script speaking
 // QMP), so the hooks run where they belong: before QEMU, after it exits, after a crash.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { parseDomainXml } from '../../src/conf/domain.js';
 import { type CommandRunner, readPciDevice } from '../../src/host/index.js';
-import type { QemuCaps } from '../../src/qemu/caps/model.js';
-import { QemuDriver } from '../../src/qemu/driver/driver.js';
+import type { QemuDriver } from '../../src/qemu/driver/driver.js';
 import {
   type HostdevClaim,
   type HostdevHostOptions,
@@ -25,6 +24,7 @@ import {
 import { localMigrationBlocker } from '../../src/qemu/driver/migrate.js';
 import { ConfigUnsupportedError, OperationInvalidError, OperationUnsupportedError, SystemError } from '../../src/util/errors.js';
 import { CONVENTIONAL, type FakeSysfs, VF0, VF1, buildFakeSysfs, fakeKernel } from '../helpers/fake-sysfs.js';
+import { fakeQemuDriver } from '../helpers/fake-qemu-driver.js';
 
 const UUID = '3d4c5b6a-0f1e-4d2c-8b3a-29180706a5b4';
 const UUID2 = '3d4c5b6a-0f1e-4d2c-8b3a-29180706a5b5';
@@ -256,51 +256,8 @@ test('local migration of a domain with a PCI passthrough primary is refused (one
 
 // ---- through the driver: start / destroy / failed start / crash, with a fake QEMU -----------------------
 
-/** Plays QEMU for the driver: QMP on the monitor socket (status, cont, quit); 'exit' fails at once. */
-const FAKE_QEMU = `
-import net from 'node:net';
-const [, , , , sock, mode] = process.argv;
-if (mode === 'exit') { process.stderr.write('fake: vfio ${VF0}: failed\\n'); process.exit(1); }
-let running = false;
-net.createServer((c) => {
-  c.on('error', () => {});
-  c.write(JSON.stringify({ QMP: { version: { qemu: { major: 8, minor: 2, micro: 0 }, package: '' }, capabilities: [] } }) + '\\r\\n');
-  let buf = '';
-  c.on('data', (d) => {
-    buf += d;
-    for (let i; (i = buf.indexOf('\\n')) >= 0; ) {
-      const line = buf.slice(0, i).trim();
-      buf = buf.slice(i + 1);
-      if (!line) continue;
-      const m = JSON.parse(line);
-      let ret = {};
-      if (m.execute === 'query-status') ret = { status: running ? 'running' : 'prelaunch', running };
-      if (m.execute === 'cont') running = true;
-      c.write(JSON.stringify({ return: ret, id: m.id }) + '\\r\\n');
-      if (m.execute === 'quit') process.exit(0);
-    }
-  });
-}).listen(sock);
-process.on('SIGTERM', () => process.exit(0));
-`;
-
 function driverWorld(w: World, mode: { fail?: Set<string> } = {}): QemuDriver {
-  const script = path.join(w.dir, 'fake-qemu.mjs');
-  writeFileSync(script, FAKE_QEMU);
-  return QemuDriver.open({
-    stateDir: path.join(w.dir, 'state'),
-    env: {},
-    probeCaps: async () => ({}) as QemuCaps,
-    postParse: () => undefined,
-    chooseAccel: async () => 'tcg',
-    buildCommand: (dom, _caps, o) => ({
-      env: [],
-      binary: process.execPath,
-      args: [script, '-S', dom.uuid!, path.join(o.runtimeDir, 'monitor.sock'), mode.fail?.has(dom.name) ? 'exit' : 'run'],
-    }),
-    timeouts: { monitorMs: 10_000, termMs: 2000, killMs: 2000, pollMs: 5 },
-    host: w.host,
-  });
+  return fakeQemuDriver({ dir: w.dir, host: w.host, ...(mode.fail ? { fail: mode.fail } : {}) });
 }
 
 test('driver: start prepares before QEMU runs and records it; destroy gives the VF back; a second domain wanting it is refused', withWorld(async (w) => {
