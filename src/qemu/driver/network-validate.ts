@@ -93,7 +93,8 @@ export function validateNetworkForDriver(net: Network, others: Network[], host: 
   for (const pg of net.portgroups) {
     if (vlanUsed || pg.vlan) {
       if (pg.virtualport) {
-        if (mode !== 'bridge' || pg.virtualport.type !== 'openvswitch') badVlan = true;
+        // A portgroup's <virtualport> without a type takes the network's (libvirt's openvswitch example).
+        if (mode !== 'bridge' || (pg.virtualport.type ?? net.virtualport?.type) !== 'openvswitch') badVlan = true;
       } else if (!vlanAllowed) badVlan = true;
     }
     if (pg.bandwidth && !bandwidthAllowed) {
