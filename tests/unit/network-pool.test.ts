@@ -110,6 +110,11 @@ test('start allocates a free VF of the pool, binds it to vfio-pci, sets MAC/VLAN
   assert.equal(resolver?.resolveType('sriov-pool'), 'hostdev');
   assert.deepEqual(resolver?.allocate('sriov-pool').hostdev, { address: { type: 'pci', domain: 0, bus: 0x3b, slot: 2, function: 0 }, managed: true });
 
+  // Its VF cannot be in a second QEMU on this host: local migration is refused before anything starts.
+  await assert.rejects(d.migrateLocal('vm1'), {
+    message: `Operation not supported: local migration of a domain with a PCI passthrough device is not possible: source and destination would need the same device ${VF0}; migrate to another host`,
+  });
+
   await w.driver().destroy('vm1');
   assert.deepEqual(listPorts(d.networks, 'sriov-pool'), []);
   assert.deepEqual(recordedPorts(d.store.readStatus('vm1')), []);

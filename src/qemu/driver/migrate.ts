@@ -141,8 +141,9 @@ function chardevs(dom: Domain): Chardev[] {
  * real migration's destination has its own VF; here both QEMUs would need the same one), or a
  * socket the source listens on.
  */
-export function localMigrationBlocker(dom: Domain): OperationUnsupportedError | undefined {
-  const pci = pciHostdevAddresses(dom)[0];
+export function localMigrationBlocker(dom: Domain, held: readonly string[] = []): OperationUnsupportedError | undefined {
+  // `held`: the PCI devices the running domain's status lists (a hostdev network's VF is not in its XML).
+  const pci = pciHostdevAddresses(dom)[0] ?? held[0];
   if (pci !== undefined) {
     return new OperationUnsupportedError(
       `local migration of a domain with a PCI passthrough device is not possible: source and destination would need ` +
@@ -325,7 +326,7 @@ export function migrateDomainLocal(ctx: DriverContext, ref: string, opts: Migrat
     if (xml === undefined) throw new OperationInvalidError('domain is not running');
     const source = liveXml !== undefined ? store.livePath(info.name) : store.configPath(info.name);
     const live = parseDomainXml(xml, { source, inactive: false });
-    const blocker = migrationBlocker(live) ?? localMigrationBlocker(live);
+    const blocker = migrationBlocker(live) ?? localMigrationBlocker(live, recordedHostdevs(st).map((h) => h.address));
     if (blocker) throw blocker;
     const primaries = failoverPrimaries(live);
 

@@ -66,10 +66,14 @@ export class NetworkStore {
     this.autostartDir = path.join(this.configDir, 'autostart');
     this.runDir = path.join(dirs.runtimeDir, 'networks');
     this.lockDir = path.join(this.runDir, 'locks');
+  }
+
+  /** Directories are made when first written to: a store without networks leaves nothing behind. */
+  private ensure(dir: string): void {
     try {
-      for (const d of [this.configDir, this.autostartDir, this.runDir, this.lockDir]) mkdirSync(d, { recursive: true, mode: 0o700 });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (e) {
-      throw new SystemError(`cannot create network directories under '${this.configDir}' / '${this.runDir}': ${errText(e)}`, { cause: e });
+      throw new SystemError(`cannot create directory '${dir}': ${errText(e)}`, { cause: e });
     }
   }
 
@@ -89,6 +93,7 @@ export class NetworkStore {
   /** Exclusive right to change network `name` and its ports; waited for (held for milliseconds). */
   lock(name: string, op: string): Promise<HeldLock> {
     validateNetworkName(name);
+    this.ensure(this.lockDir);
     return acquireLock(path.join(this.lockDir, `${name}.lock`), {
       op,
       waitMs: 30_000,
@@ -100,6 +105,7 @@ export class NetworkStore {
     return readIfExists(this.configPath(name));
   }
   writeConfig(name: string, xml: string): void {
+    this.ensure(this.configDir);
     writeFileAtomic(this.configPath(name), xml, 0o600);
   }
   removeConfig(name: string): void {
@@ -114,6 +120,7 @@ export class NetworkStore {
     return readIfExists(this.livePath(name));
   }
   writeLive(name: string, xml: string): void {
+    this.ensure(this.runDir);
     writeFileAtomic(this.livePath(name), xml, 0o600);
   }
   removeLive(name: string): void {
@@ -129,7 +136,10 @@ export class NetworkStore {
   setAutostart(name: string, on: boolean): void {
     validateNetworkName(name);
     const file = path.join(this.autostartDir, name);
-    if (on) writeFileSync(file, '', { mode: 0o600 });
+    if (on) {
+      this.ensure(this.autostartDir);
+      writeFileSync(file, '', { mode: 0o600 });
+    }
     else rmSync(file, { force: true });
   }
 
