@@ -12,6 +12,7 @@ import { loadLibvirtCaps } from '../src/qemu/caps/index.js';
 import { postParseDomain } from '../src/qemu/postparse/postparse.js';
 import { buildCommandLine } from '../src/qemu/command/command.js';
 import { loadNetworkResolver } from '../src/qemu/command/network-resolve.js';
+import { capsFor, defineDocument, fullCorpusCases } from '../tests/helpers/full-corpus.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const example = path.join(repoRoot, 'examples', 'failover-pair.xml');
@@ -77,6 +78,27 @@ while (n < 1000) {
 }
 const batchMs = performance.now() - t0;
 
+// libvirt's whole x86_64 corpus (qemuxmlconf-full): every input defined (parse, post-parse,
+// validate) and, when that succeeds, turned into argv; refusals are part of the work measured.
+const full = fullCorpusCases()
+  .filter((c) => existsSync(c.input))
+  .map((c) => ({ c, text: readFileSync(c.input, 'utf8'), caps: capsFor(c, caps) }));
+const fullRounds: number[] = [];
+const outcome = { argv: 0, refused: 0 };
+for (let round = 0; round < 3; round++) {
+  outcome.argv = outcome.refused = 0;
+  const t1 = performance.now();
+  for (const { c, text, caps: cc } of full) {
+    try {
+      buildCommandLine(defineDocument(text, c, cc, c.id), cc, { profile: 'libvirt-test', networks });
+      outcome.argv++;
+    } catch {
+      outcome.refused++;
+    }
+  }
+  fullRounds.push(performance.now() - t1);
+}
+
 console.log(`bench/conf (${RUNS} runs each, medians; ${new Date().toISOString()})`);
 for (const [name, ms] of Object.entries(cold)) {
   const target = name.startsWith('node') || name.startsWith('virsh') ? '' : `  ratio to 100 ms target: ${(ms / 100).toFixed(2)}`;
@@ -84,4 +106,6 @@ for (const [name, ms] of Object.entries(cold)) {
 }
 if (!virsh) console.log('  virsh: no libvirt daemon here (libvirt measured 43 ms per document with a running daemon)');
 else console.log(`  ours / virsh on net-virtio.xml: ${(cold['domxml-to-native net-virtio.xml']! / cold['virsh domxml-to-native net-virtio']!).toFixed(2)}`);
+const fullMs = median(fullRounds);
+console.log(`  corpus      ${full.length} qemuxmlconf-full documents define+argv ${fullMs.toFixed(0)} ms (${(fullMs / full.length).toFixed(2)} ms/doc, median of 3; first round ${fullRounds[0]!.toFixed(0)} ms); ${outcome.argv} built, ${outcome.refused} refused`);
 console.log(`  batch       1000 documents parse+post-parse+argv ${batchMs.toFixed(0)} ms (${(batchMs / 1000).toFixed(2)} ms/doc)  ratio to 1 s target: ${(batchMs / 1000).toFixed(2)}`);
