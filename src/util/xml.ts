@@ -192,6 +192,22 @@ export function escapeXml(s: string): string {
   return out;
 }
 
+/** libxml2's escaping when it serializes a node (xmlAttrSerializeTxtContent / text content). */
+function libxmlEscape(s: string, attr: boolean): string {
+  let out = '';
+  for (const ch of s) {
+    if (ch === '<') out += '&lt;';
+    else if (ch === '>') out += '&gt;';
+    else if (ch === '&') out += '&amp;';
+    else if (ch === '\r') out += '&#13;';
+    else if (attr && ch === '"') out += '&quot;';
+    else if (attr && ch === '\n') out += '&#10;';
+    else if (attr && ch === '\t') out += '&#9;';
+    else out += ch;
+  }
+  return out;
+}
+
 function attrString(attrs: Attrs | undefined, extra?: Extra): string {
   let s = '';
   const entries = attrs === undefined ? [] : Array.isArray(attrs) ? attrs : Object.entries(attrs);
@@ -301,6 +317,23 @@ export class XmlWriter {
     this.push(`<${el.name}${attrString(attrs)}>${text ? escapeXml(text) : ''}`);
     this.indent += 2;
     for (const c of el.children) this.raw(c);
+    this.close(el.name);
+  }
+
+  /**
+   * An element libvirt hands to libxml to print (the children of <metadata>): double
+   * quotes and libxml's escaping, attributes in the order read.
+   */
+  rawLibxml(el: XmlElement): void {
+    const attrs = [...el.attrs].map(([k, v]) => ` ${k}="${libxmlEscape(v, true)}"`).join('');
+    const text = el.children.length === 0 ? el.text : el.text.trim();
+    if (el.children.length === 0) {
+      this.push(text === '' ? `<${el.name}${attrs}/>` : `<${el.name}${attrs}>${libxmlEscape(text, false)}</${el.name}>`);
+      return;
+    }
+    this.push(`<${el.name}${attrs}>${text ? libxmlEscape(text, false) : ''}`);
+    this.indent += 2;
+    for (const c of el.children) this.rawLibxml(c);
     this.close(el.name);
   }
 
