@@ -306,6 +306,7 @@ function formatTarget(w: XmlWriter, d: Disk): void {
 
 const DISK_CHILD_ORDER = [
   'driver', 'auth', 'source', 'backingStore', 'backenddomain', 'geometry', 'blockio', 'mirror', 'target', 'iotune',
+  'throttlefilters',
   'readonly', 'shareable', 'transient', 'serial', 'wwn', 'vendor', 'product', 'encryption', 'info',
 ] as const;
 

@@ -64,9 +64,9 @@ export interface Domain {
 export const TOP_LEVEL_ORDER = [
   'name', 'uuid', 'genid', 'title', 'description', 'metadata', 'maxMemory', 'memory', 'currentMemory',
   'blkiotune', 'memtune', 'memoryBacking', 'vcpu', 'vcpus', 'iothreads', 'iothreadids', 'defaultiothread',
-  'cputune', 'numatune', 'resource', 'sysinfo', 'bootloader', 'bootloader_args', 'os', 'idmap', 'features',
+  'throttlegroups', 'cputune', 'numatune', 'resource', 'sysinfo', 'bootloader', 'bootloader_args', 'os', 'idmap', 'features',
   'cpu', 'clock', 'on_poweroff', 'on_reboot', 'on_crash', 'on_lockfailure', 'pm', 'perf', 'devices',
-  'seclabel', 'keywrap', 'launchSecurity', 'throttlegroups', 'qemu:commandline', 'qemu:capabilities',
+  'seclabel', 'keywrap', 'launchSecurity', 'qemu:commandline', 'qemu:capabilities',
   'qemu:override', 'qemu:deprecation',
 ] as const;
 
@@ -171,7 +171,14 @@ function arrangeDevices(devices: Device[]): void {
 }
 
 function formatSection(w: XmlWriter, dom: Domain, name: string): void {
-  for (const el of dom.sections.get(name) ?? []) w.raw(el);
+  for (const el of dom.sections.get(name) ?? []) {
+    if (name !== 'metadata') {
+      w.raw(el);
+      continue;
+    }
+    // libvirt keeps <metadata>'s children as a libxml tree and prints them with libxml.
+    w.element('metadata', [...el.attrs], () => el.children.forEach((c) => w.rawLibxml(c)));
+  }
 }
 
 export function formatDomain(dom: Domain): string {

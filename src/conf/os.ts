@@ -27,7 +27,7 @@ export interface Loader {
   /** rom | pflash; post-parse makes a loader with a path 'rom' */
   type?: string;
   stateless?: YesNo;
-  /** raw | qcow2 ('raw' is not written) */
+  /** raw | qcow2 (post-parse sets it when the firmware is known) */
   format?: string;
   path?: string;
   extra?: Extra;
@@ -35,6 +35,8 @@ export interface Loader {
 
 export interface Nvram {
   template?: string;
+  /** raw | qcow2: the template's format */
+  templateFormat?: string;
   format?: string;
   /** the legacy text form: <nvram>/path</nvram> */
   path?: string;
@@ -58,6 +60,8 @@ export interface Os {
   kernel?: string;
   initrd?: string;
   cmdline?: string;
+  /** the UEFI shim for direct kernel boot under SEV */
+  shim?: string;
   dtb?: string;
   root?: string;
   acpiTables?: { type: string; path: string }[];
@@ -102,7 +106,7 @@ export function parseOs(os: ElementReader | undefined, virtType: string, bootloa
   if (!os) return o;
 
   if (type === 'hvm' || type === 'xen' || type === 'xenpvh' || type === 'uml') {
-    for (const name of ['kernel', 'initrd', 'cmdline', 'dtb', 'root'] as const) {
+    for (const name of ['kernel', 'initrd', 'cmdline', 'shim', 'dtb', 'root'] as const) {
       const v = textOf(os, name);
       if (v !== undefined) o[name] = v;
     }
@@ -149,6 +153,11 @@ function parseLoader(os: ElementReader, o: Os): void {
     if (format !== undefined) {
       if (format !== 'raw' && format !== 'qcow2') throw new XmlError(`Unsupported nvram format '${format}'`);
       n.format = format;
+    }
+    const templateFormat = nvram.attr('templateFormat');
+    if (templateFormat !== undefined) {
+      if (templateFormat !== 'raw' && templateFormat !== 'qcow2') throw new XmlError(`Unsupported nvram template format '${templateFormat}'`);
+      n.templateFormat = templateFormat;
     }
     const type = nvram.attr('type');
     if (type === undefined) {
@@ -229,7 +238,7 @@ function parseSmbios(os: ElementReader, o: Os): void {
 
 const OS_CHILD_ORDER = [
   'type', 'firmware', 'init', 'initarg', 'initenv', 'initdir', 'inituser', 'initgroup', 'loader', 'nvram', 'kernel',
-  'initrd', 'cmdline', 'dtb', 'root', 'acpi', 'boot', 'bootmenu', 'bios', 'smbios',
+  'initrd', 'cmdline', 'shim', 'dtb', 'root', 'acpi', 'boot', 'bootmenu', 'bios', 'smbios',
 ] as const;
 
 /** The <os> part of virDomainDefFormatInternal; `virtType` for the xen 'linux' spelling. */
@@ -249,7 +258,7 @@ export function formatOs(w: XmlWriter, o: Os, virtType: string): void {
       if (!l) return;
       const attrs: [string, string | undefined][] = [
         ['readonly', l.readonly], ['secure', l.secure], ['type', l.type], ['stateless', l.stateless],
-        ['format', l.format === 'raw' ? undefined : l.format],
+        ['format', l.format],
       ];
       if (l.path !== undefined) w.textElement('loader', l.path, attrs, l.extra);
       else if (attrs.some(([, v]) => v !== undefined) || l.extra) w.empty('loader', attrs, l.extra);
@@ -257,21 +266,23 @@ export function formatOs(w: XmlWriter, o: Os, virtType: string): void {
     nvram: () => {
       const n = o.nvram;
       if (!n) return;
-      const format = n.format === 'raw' ? undefined : n.format;
+      const format = n.format;
+      const head: [string, string | undefined][] = [['template', n.template], ['templateFormat', n.templateFormat]];
       if (n.type !== undefined) {
-        w.element('nvram', [['template', n.template], ['type', n.type], ['format', format]], () => {
+        w.element('nvram', [...head, ['type', n.type], ['format', format]], () => {
           if (n.source) w.raw(n.source);
           w.extraChildren(n.extra);
         }, attrsOf(n.extra));
       } else if (n.path !== undefined) {
-        w.textElement('nvram', n.path, [['template', n.template], ['format', format]], n.extra);
-      } else if (n.template !== undefined || format !== undefined || n.extra) {
-        w.empty('nvram', [['template', n.template], ['format', format]], n.extra);
+        w.textElement('nvram', n.path, [...head, ['format', format]], n.extra);
+      } else if (n.template !== undefined || n.templateFormat !== undefined || format !== undefined || n.extra) {
+        w.empty('nvram', [...head, ['format', format]], n.extra);
       }
     },
     kernel: () => w.textElement('kernel', o.kernel),
     initrd: () => w.textElement('initrd', o.initrd),
     cmdline: () => w.textElement('cmdline', o.cmdline),
+    shim: () => w.textElement('shim', o.shim),
     dtb: () => w.textElement('dtb', o.dtb),
     root: () => w.textElement('root', o.root),
     acpi: () => {

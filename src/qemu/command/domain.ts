@@ -45,6 +45,7 @@ export function unsupportedOsPart(dom: Domain): string | undefined {
   if (os.acpiTables?.length) return '<os><acpi>';
   if (os.smbios) return '<os><smbios>';
   if (os.root) return '<os><root>';
+  if (os.shim) return '<os><shim>';
   if (os.extra?.children.length) return `<os><${os.extra.children[0].name}>`;
   return undefined;
 }
