@@ -18,6 +18,7 @@ import { parseMemoryValue, type MemoryAmount } from './memory.js';
 import { type Os, formatOs, parseOs } from './os.js';
 import { orderVideos } from './video.js';
 import { checkDuplicateHostdevs } from './hostdev-duplicates.js';
+import { normalizeDomainNamespaces } from './namespace.js';
 
 export const DOMAIN_TYPES = [
   'none', 'qemu', 'kqemu', 'kvm', 'xen', 'lxc', 'uml', 'openvz', 'test', 'vmware', 'hyperv', 'vbox', 'phyp',
@@ -90,13 +91,8 @@ export function parseDomain(root: XmlElement, ctx: ParseContext): Domain {
   if (root.name !== 'domain') throw new XmlError(`expecting root element of 'domain', not '${root.name}'`);
   const r = new ElementReader(root);
   const type = propEnum(r, 'type', DOMAIN_TYPES, { required: true })!;
-  const namespaces: [string, string][] = [];
-  for (const [k, v] of root.attrs) {
-    if (k.startsWith('xmlns')) {
-      r.attr(k);
-      namespaces.push([k, v]);
-    }
-  }
+  for (const k of root.attrs.keys()) if (k.startsWith('xmlns')) r.attr(k);
+  const { children: topLevel, namespaces } = normalizeDomainNamespaces(root);
   const idRaw = r.attr('id');
   const name = r.child('name')?.text();
   if (name === undefined || name === '') throw new XmlError('missing name information in domain');
@@ -144,13 +140,14 @@ export function parseDomain(root: XmlElement, ctx: ParseContext): Domain {
   if (devices) dom.devices = parseDevices(devices, ctx);
   arrangeDevices(dom.devices);
 
-  for (const el of root.children) {
-    if (TYPED.has(el.name)) continue;
-    r.markUsed(el);
+  root.children.forEach((original, i) => {
+    if (TYPED.has(original.name)) return;
+    r.markUsed(original);
+    const el = topLevel[i]!;
     const list = dom.sections.get(el.name) ?? [];
     list.push(el);
     dom.sections.set(el.name, list);
-  }
+  });
   const extra = r.rest();
   if (extra) dom.extra = extra;
   return dom;

@@ -32,3 +32,4 @@ export * from './os.js';
 export * from './features.js';
 export * from './cpu.js';
 export * from './clock.js';
+export * from './namespace.js';

@@ -130,10 +130,10 @@ export function buildCommandLine(dom: Domain, caps: QemuCaps, opts: BuildOptions
   buildHostdevs(ctx);
   buildMemballoon(ctx);
   buildRngs(ctx);
-  buildTail(ctx);
-  // <qemu:commandline> passthrough comes last, as in libvirt.
+  // <qemu:commandline> passthrough: after the devices, before the sandbox and -msg, as in libvirt.
   const ns = qemuCommandline(dom);
+  if (ns) ctx.argv.add(...ns.args);
+  buildTail(ctx);
   const env = ns ? [...ctx.argv.env, ...ns.env] : ctx.argv.env;
-  const args = ns ? [...ctx.argv.args, ...ns.args] : ctx.argv.args;
-  return { env, binary, args };
+  return { env, binary, args: ctx.argv.args };
 }

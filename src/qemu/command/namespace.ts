@@ -6,9 +6,9 @@
 // with failover_pair_id=<standby alias>. Real libvirt accepts and runs the same
 // XML; our runtime treats that device exactly like a transient-teaming hostdev.
 import { XmlError } from '../../util/errors.js';
-import type { Domain } from '../../conf/domain.js';
+import { type Domain, QEMU_NAMESPACE_URI } from '../../conf/index.js';
 
-export const QEMU_NAMESPACE_URI = 'http://libvirt.org/schemas/domain/qemu/1.0';
+export { QEMU_NAMESPACE_URI };
 
 export interface QemuCommandline {
   args: string[];
