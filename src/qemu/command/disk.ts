@@ -166,7 +166,7 @@ function deviceProps(ctx: BuildContext, disk: Disk, drive: string | undefined): 
     logical_block_size: positive(disk.blockio?.logical_block_size),
     physical_block_size: positive(disk.blockio?.physical_block_size),
     discard_granularity: positive(disk.blockio?.discard_granularity),
-    wwn: disk.wwn === undefined ? undefined : Number(BigInt(`0x${disk.wwn}`)),
+    wwn: disk.wwn === undefined ? undefined : BigInt(`0x${disk.wwn}`),
     rotation_rate: positive(disk.target.rotation_rate),
     vendor: disk.vendor,
     product: disk.product,

@@ -4,7 +4,7 @@
 // (S:/T:/p:/k:) virJSONValueObjectAdd arguments.
 import type { QemuCaps } from '../caps/index.js';
 
-export type PropValue = string | number | boolean | undefined | PropObject | PropValue[];
+export type PropValue = string | number | bigint | boolean | undefined | PropObject | PropValue[];
 export interface PropObject {
   [key: string]: PropValue;
 }
@@ -28,7 +28,14 @@ export function onlyTrue(b: boolean | undefined): true | undefined {
 
 /** Compact JSON, as virJSONValueToString(props, false) prints it. */
 export function propsToJson(props: PropObject): string {
-  return JSON.stringify(props);
+  let big = false;
+  const text = JSON.stringify(props, (_k, v: unknown) => {
+    if (typeof v !== 'bigint') return v;
+    big = true;
+    return `\u0000bigint:${v}`;
+  });
+  // 64-bit integers (a disk's wwn) are written as JSON numbers without losing digits.
+  return big ? text.replace(/"\\u0000bigint:(-?\d+)"/g, '$1') : text;
 }
 
 /** `a,b` -> `a,,b`: QEMU's option syntax escapes commas by doubling them (virQEMUBuildBufferEscapeComma). */
