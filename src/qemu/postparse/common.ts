@@ -124,6 +124,8 @@ export function addConsoleCompat(dom: Domain): Chardev | undefined {
     stub.target.type = 'serial';
     const at = first ? dom.devices.indexOf(first) : dom.devices.length;
     dom.devices.splice(at, 0, stub);
+    // The consoles after the stub move up one place, and a console's port is its place.
+    chardevs(dom, 'console').forEach((c, i) => (c.target.port = i));
   }
   return undefined;
 }

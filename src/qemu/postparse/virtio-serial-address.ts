@@ -1,6 +1,8 @@
 // Ports on virtio-serial controllers for virtio consoles and channels
 // (qemuDomainAssignVirtioSerialAddresses): addresses the user wrote are kept,
-// the rest take the first free port (consoles may use port 0, channels start at 1).
+// channels without one take the first free port from 1. Virtio consoles get no address
+// (libvirt writes none for them: QEMU's virtconsole finds its own port), so post-parse stays
+// idempotent.
 import type { OtherAddress } from '../../conf/address.js';
 import type { Chardev } from '../../conf/chardev.js';
 import { type Controller, isController } from '../../conf/controller.js';
@@ -53,13 +55,13 @@ export function assignVirtioSerialAddresses(dom: Domain): void {
     set.ports.add(a.port);
   }
 
-  const next = (c: Chardev, allowZero: boolean): void => {
+  const next = (c: Chardev): void => {
     const given = readAddr(c);
     if (given && given.port !== 0) return;
     const candidates = given ? controllers.filter((x) => x.index === given.controller) : controllers;
     for (const ctl of candidates) {
       const set = used.get(ctl.index)!;
-      for (let port = given || !allowZero ? 1 : 0; port < set.max; port++) {
+      for (let port = 1; port < set.max; port++) {
         if (set.ports.has(port)) continue;
         set.ports.add(port);
         writeAddr(c, { controller: ctl.index, bus: 0, port });
@@ -68,6 +70,5 @@ export function assignVirtioSerialAddresses(dom: Domain): void {
     }
     throw new InternalError('Unable to find a free virtio-serial port');
   };
-  for (const c of consoles) next(c, true);
-  for (const c of channels) next(c, false);
+  for (const c of channels) next(c);
 }
