@@ -29,6 +29,8 @@ import { ArgvBuilder } from './props.js';
 import type { QemuCommand } from './render.js';
 import type { NetworkResolver } from './network-resolve.js';
 import { qemuCommandline } from './namespace.js';
+import { buildHubs } from './usb.js';
+import { assignUsbPorts } from './usb-address.js';
 
 export type { QemuCommand } from './render.js';
 export { renderArgsFile, renderArgvLines, renderShellLine, shellQuote } from './render.js';
@@ -88,8 +90,10 @@ function osBootIndexes(dom: Domain, devs: string[]): Map<Device, number> | undef
 }
 
 /** The QEMU command (environment, binary, arguments) for a post-parsed domain. */
-export function buildCommandLine(dom: Domain, caps: QemuCaps, opts: BuildOptions): QemuCommand {
-  checkSupported(dom);
+export function buildCommandLine(defined: Domain, caps: QemuCaps, opts: BuildOptions): QemuCommand {
+  checkSupported(defined);
+  // USB ports are chosen at start (and usb-hubs added when they run out), not kept in the XML.
+  const { dom, ports: usbPorts } = assignUsbPorts(defined);
   if (opts.profile === 'default' && !opts.runtimeDir) {
     throw new InvalidArgError('the default command-line profile needs a runtime directory');
   }
@@ -107,6 +111,7 @@ export function buildCommandLine(dom: Domain, caps: QemuCaps, opts: BuildOptions
     arch: domainArch(dom),
     actualNets: new Map(),
     fdset: 0,
+    usbPorts,
   };
   const osBoot1 = osBootIndexes(dom, dom.os.boot);
   if (osBoot1) ctx.osBootIndex = osBoot1;
@@ -119,6 +124,7 @@ export function buildCommandLine(dom: Domain, caps: QemuCaps, opts: BuildOptions
 
   buildHead(ctx);
   buildControllers(ctx);
+  buildHubs(ctx);
   buildDisks(ctx);
   buildInterfaces(ctx);
   buildSerials(ctx);

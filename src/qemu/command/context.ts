@@ -16,6 +16,7 @@ import type { ArgvBuilder, PropObject } from './props.js';
 import { positive, tristate } from './props.js';
 import type { CommandProfile } from './profile.js';
 import type { ActualNet } from './network-resolve.js';
+import type { UsbPort } from './usb-address.js';
 
 export interface BuildContext {
   dom: Domain;
@@ -31,6 +32,8 @@ export interface BuildContext {
   osBootIndex?: Map<Device, number>;
   /** Next fdset index for -add-fd. */
   fdset: number;
+  /** The USB port of every USB device (given in the XML or assigned at start). */
+  usbPorts: Map<Device, UsbPort>;
 }
 
 export function devicesOf<T extends Device = Device>(ctx: BuildContext, name: string): T[] {
@@ -91,6 +94,15 @@ function pciBusName(ctx: BuildContext, addr: PciAddress): string {
 }
 
 /** qemuBuildDeviceAddressProps for the address types a device on x86 can have (not drive). */
+/** bus/port of a USB device, addr/bus of the rest: the device's address properties. */
+export function deviceAddressProps(ctx: BuildContext, d: Device): PropObject {
+  const usb = ctx.usbPorts.get(d);
+  if (!usb) return addressProps(ctx, infoOf(d));
+  const cont = devicesOf<Controller>(ctx, 'controller').find((c) => c.type === 'usb' && c.index === usb.bus && !c.info.master);
+  if (!cont) throw new InternalError(`Could not find USB controller with index '${usb.bus}'`);
+  return { bus: `${aliasOf(ctx, cont)}.0`, port: usb.port };
+}
+
 export function addressProps(ctx: BuildContext, info: DeviceInfo | undefined): PropObject {
   const a: Address | undefined = info?.address;
   if (!a) return {};

@@ -9,7 +9,7 @@ import { ConfigUnsupportedError, InternalError } from '../../util/errors.js';
 import type { XmlElement } from '../../util/xml.js';
 import type { BuildContext } from './context.js';
 import {
-  addressProps, aliasOf, deviceXml, devicesOf, infoOf, unsupported, virtioDriverName, virtioOptionProps, xmlChild, xmlChildren,
+  addressProps, aliasOf, deviceAddressProps, deviceXml, devicesOf, infoOf, unsupported, virtioDriverName, virtioOptionProps, xmlChild, xmlChildren,
 } from './context.js';
 import { hasBuiltinIde, isQ35 } from './domain.js';
 import { type PropObject, escapeComma, positive, tristate } from './props.js';
@@ -23,6 +23,11 @@ const USB_DRIVERS: Record<string, string> = {
   'piix3-uhci': 'piix3-usb-uhci', 'piix4-uhci': 'piix4-usb-uhci', ehci: 'usb-ehci', 'ich9-ehci1': 'ich9-usb-ehci1',
   'ich9-uhci1': 'ich9-usb-uhci1', 'ich9-uhci2': 'ich9-usb-uhci2', 'ich9-uhci3': 'ich9-usb-uhci3',
   'vt82c686b-uhci': 'vt82c686b-usb-uhci', 'pci-ohci': 'pci-ohci', 'nec-xhci': 'nec-usb-xhci', 'qemu-xhci': 'qemu-xhci',
+};
+
+/** The capability flag of each USB model where it is not the driver's name. */
+const USB_CAPS: Record<string, string> = {
+  'ich9-uhci1': 'ich9-usb-ehci1', 'ich9-uhci2': 'ich9-usb-ehci1', 'ich9-uhci3': 'ich9-usb-ehci1',
 };
 
 /** qemuBuildSkipController: controllers QEMU creates by itself. */
@@ -57,9 +62,13 @@ function controllerProps(ctx: BuildContext, c: Controller): PropObject | undefin
     case 'pci':
       return pciControllerProps(ctx, c);
     case 'usb': {
-      if (c.model === 'none' || c.model === undefined) return undefined;
+      if (c.model === 'none') return undefined;
+      if (c.model === undefined) throw new ConfigUnsupportedError('no model provided for USB controller');
       const driver = USB_DRIVERS[c.model];
       if (!driver) return unsupported(`USB controller model '${c.model}'`);
+      if (!ctx.caps.flags.has(USB_CAPS[c.model] ?? driver)) {
+        throw new ConfigUnsupportedError(`USB controller model '${c.model}' not supported in this QEMU binary`);
+      }
       const props: PropObject = { driver, p2: c.ports, p3: c.ports };
       if (c.info.master) {
         const master = devicesOf<Controller>(ctx, 'controller').find((m) => m.type === 'usb' && m.index === c.index && !m.info.master);
@@ -171,7 +180,7 @@ export function buildInputs(ctx: BuildContext): void {
     if (bus !== 'usb') unsupported(`<input bus='${bus}'>`);
     const driver = { mouse: 'usb-mouse', tablet: 'usb-tablet', keyboard: 'usb-kbd' }[type];
     if (!driver) unsupported(`<input type='${type}' bus='usb'>`);
-    ctx.argv.device({ driver, id: aliasOf(ctx, d), ...addressProps(ctx, infoOf(d)) });
+    ctx.argv.device({ driver, id: aliasOf(ctx, d), ...deviceAddressProps(ctx, d) });
   }
 }
 
@@ -339,7 +348,7 @@ export function buildRngs(ctx: BuildContext): void {
 
 /** Device kinds the builder does not handle: refused rather than silently left out. */
 export const UNSUPPORTED_DEVICES = [
-  'lease', 'filesystem', 'smartcard', 'tpm', 'sound', 'redirdev', 'redirfilter', 'hub', 'nvram', 'panic', 'shmem',
+  'lease', 'filesystem', 'smartcard', 'tpm', 'sound', 'redirdev', 'redirfilter', 'nvram', 'panic', 'shmem',
   'memory', 'iommu', 'vsock', 'crypto', 'pstore',
 ] as const;
 

@@ -5,7 +5,7 @@ import type { Controller } from '../../conf/controller.js';
 import type { Disk } from '../../conf/disk.js';
 import { ConfigUnsupportedError, InternalError } from '../../util/errors.js';
 import type { BuildContext } from './context.js';
-import { addressProps, aliasOf, bootIndexOf, devicesOf, unsupported, virtioDriverName, virtioOptionProps } from './context.js';
+import { aliasOf, deviceAddressProps, bootIndexOf, devicesOf, unsupported, virtioDriverName, virtioOptionProps } from './context.js';
 import { hasBuiltinIde, isQ35 } from './domain.js';
 import { type PropObject, positive, tristate } from './props.js';
 
@@ -87,7 +87,7 @@ function formatProps(disk: Disk, nodes: DiskNodes): PropObject {
 /** qemuBuildDeviceAddresDriveProps */
 function driveAddressProps(ctx: BuildContext, disk: Disk): PropObject {
   const a = disk.info.address;
-  if (a?.type !== 'drive') return addressProps(ctx, disk.info);
+  if (a?.type !== 'drive') return deviceAddressProps(ctx, disk);
   const addr = a as DriveAddress;
   const controller = (type: string): Controller | undefined =>
     devicesOf<Controller>(ctx, 'controller').find((c) => c.type === type && c.index === addr.controller);

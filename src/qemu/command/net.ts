@@ -7,7 +7,7 @@ import type { Interface } from '../../conf/interface.js';
 import { isVirtioModel } from '../../conf/interface-driver.js';
 import { ConfigUnsupportedError, InternalError, OperationUnsupportedError } from '../../util/errors.js';
 import type { BuildContext } from './context.js';
-import { addressProps, aliasOf, bootIndexOf, devicesOf, romProps, unsupported, virtioDriverName, virtioOptionProps } from './context.js';
+import { aliasOf, deviceAddressProps, bootIndexOf, devicesOf, romProps, unsupported, virtioDriverName, virtioOptionProps } from './context.js';
 import { type PropObject, positive, tristate } from './props.js';
 import type { TapKind } from './profile.js';
 import type { NetworkResolver } from './network-resolve.js';
@@ -200,7 +200,7 @@ function nicProps(ctx: BuildContext, net: Interface, alias: string): PropObject 
     mac: net.mac?.address,
     bootindex: bootIndexOf(ctx, net, net.info),
   });
-  return { ...props, ...addressProps(ctx, net.info), ...romProps(net.info) };
+  return { ...props, ...deviceAddressProps(ctx, net), ...romProps(net.info) };
 }
 
 /** qemuBuildNetCommandLine: every interface, in order; host devices come later with the other hostdevs. */
