@@ -16,9 +16,10 @@ import { assignAliases } from './aliases.js';
 import type { QemuCaps } from '../caps/index.js';
 import { type BuildContext, unsupported } from './context.js';
 import {
-  buildAudio, buildControllers, buildGraphics, buildInputs, buildMemballoon, buildRngs, buildSerials, buildVideos,
-  buildWatchdogs, checkOtherChardevs, checkUnsupportedDevices,
+  buildAudio, buildControllers, buildGraphics, buildInputs, buildMemballoon, buildRngs, buildVideos, buildWatchdogs,
+  checkUnsupportedDevices,
 } from './devices.js';
+import { buildChannels, buildConsoles, buildSerials, checkOtherChardevs } from './chardev.js';
 import { buildDisks } from './disk.js';
 import { UNSUPPORTED_SECTIONS, domainArch, domainMachine, unsupportedOsPart } from './domain.js';
 import { buildHostdevs } from './hostdev.js';
@@ -128,6 +129,8 @@ export function buildCommandLine(defined: Domain, caps: QemuCaps, opts: BuildOpt
   buildDisks(ctx);
   buildInterfaces(ctx);
   buildSerials(ctx);
+  buildChannels(ctx);
+  buildConsoles(ctx);
   buildInputs(ctx);
   buildAudio(ctx);
   buildGraphics(ctx);

@@ -2,7 +2,6 @@
 // controllers, character devices, input, audio, graphics, video, watchdog and
 // the memory balloon. Small devices are read from their canonical XML, so the
 // builder does not depend on how conf types each of them.
-import type { Chardev } from '../../conf/chardev.js';
 import type { Controller } from '../../conf/controller.js';
 import type { Rng } from '../../conf/rng.js';
 import { ConfigUnsupportedError, InternalError } from '../../util/errors.js';
@@ -111,61 +110,6 @@ export function buildControllers(ctx: BuildContext): void {
       const props = controllerProps(ctx, c);
       if (props) ctx.argv.device({ ...props, ...addressProps(ctx, c.info) });
     }
-  }
-}
-
-// ---- character devices ----
-
-/** qemuBuildChardevCommand for the backends we can pass by path. */
-function chardevArg(c: Chardev, id: string): string {
-  const s = c.source;
-  const path = s.path === undefined ? '' : escapeComma(s.path);
-  switch (s.type) {
-    case 'null': case 'vc': case 'pty': case 'stdio':
-      return `${s.type},id=${id}`;
-    case 'file':
-      return `file,id=${id},path=${path}${s.append ? `,append=${s.append}` : ''}`;
-    case 'pipe':
-      return `pipe,id=${id},path=${path}`;
-    case 'unix':
-      return s.mode === 'bind'
-        ? `socket,id=${id},path=${path},server=on,wait=off`
-        : `socket,id=${id},path=${path}`;
-    default:
-      return unsupported(`<${c.kind} type='${s.type}'>`);
-  }
-}
-
-function serialDevice(ctx: BuildContext, c: Chardev, alias: string): void {
-  const model = c.target.model ?? (c.target.type === 'usb-serial' ? 'usb-serial' : c.target.type === 'pci-serial' ? 'pci-serial' : 'isa-serial');
-  switch (model) {
-    case 'isa-serial': case 'usb-serial': case 'pci-serial':
-      ctx.argv.device({
-        driver: model,
-        chardev: `char${alias}`,
-        id: alias,
-        index: model === 'isa-serial' && c.target.port >= 0 ? c.target.port : undefined,
-        ...addressProps(ctx, c.info),
-      });
-      return;
-    default:
-      ctx.argv.add('-serial', `chardev:char${alias}`);
-  }
-}
-
-export function buildSerials(ctx: BuildContext): void {
-  for (const c of devicesOf<Chardev>(ctx, 'serial')) {
-    const alias = aliasOf(ctx, c);
-    ctx.argv.add('-chardev', chardevArg(c, `char${alias}`));
-    serialDevice(ctx, c, alias);
-  }
-}
-
-export function checkOtherChardevs(ctx: BuildContext): void {
-  if (devicesOf(ctx, 'parallel').length) unsupported('<parallel>');
-  if (devicesOf(ctx, 'channel').length) unsupported('<channel>');
-  for (const c of devicesOf<Chardev>(ctx, 'console')) {
-    if (c.target.type !== 'serial') unsupported(`<console> with target type '${c.target.type ?? 'none'}'`);
   }
 }
 

@@ -19,6 +19,10 @@ export interface CommandProfile {
   readonly masterKeyPath: string;
   /** The -chardev value of the QMP monitor. */
   readonly monitorChardev: string;
+  /** How a listening UNIX socket chardev gets its socket (libvirt passes it opened). */
+  listenSocket(path: string): string;
+  /** Where a virtio channel without a <source path> listens. */
+  channelSocket(name: string): string;
   /** File descriptors (as QEMU sees them) of the tap devices of one interface. */
   tapFds(kind: TapKind, type: string, queues: number): string[];
   /** vhost-net file descriptors; only asked for virtio NICs on tap devices. */
@@ -44,6 +48,8 @@ export function libvirtTestProfile(domainName: string): CommandProfile {
     baseEnv: [['LC_ALL', 'C'], ['PATH', '/bin'], ['HOME', domainDir], ['USER', 'test'], ['LOGNAME', 'test']],
     masterKeyPath: `${domainDir}/master-key.aes`,
     monitorChardev: 'socket,id=charmonitor,fd=1729,server=on,wait=off',
+    listenSocket: () => 'fd=1729,server=on,wait=off',
+    channelSocket: (name) => `${LIBVIRT_TEST_LIBDIR}/channel/target/domain--1-${domainName}/${name}`,
     tapFds(kind, type, queues) {
       const first = kind === 'ethernet' ? 3 : kind === 'bridge' ? 102 : undefined;
       if (first === undefined) throw new OperationUnsupportedError(`interface type '${type}' is not supported in the libvirt test profile`);
@@ -83,6 +89,8 @@ export function defaultProfile(runtimeDir: string, env: NodeJS.ProcessEnv = proc
     baseEnv: base,
     masterKeyPath: path.join(runtimeDir, 'master-key.aes'),
     monitorChardev: `socket,id=charmonitor,path=${path.join(runtimeDir, 'monitor.sock').replace(/,/g, ',,')},server=on,wait=off`,
+    listenSocket: (p) => `path=${p.replace(/,/g, ',,')},server=on,wait=off`,
+    channelSocket: (name) => path.join(runtimeDir, `channel-${name.replace(/\//g, '_')}.sock`),
     tapFds: (_kind, type) => unsupported(`a tap device for <interface type='${type}'>`),
     vhostFds: () => unsupported('vhost-net'),
     vdpaFd: () => unsupported('a vDPA device'),
