@@ -31,6 +31,7 @@ import type { QemuCommand } from './render.js';
 import type { NetworkResolver } from './network-resolve.js';
 import { qemuCommandline } from './namespace.js';
 import { buildHubs } from './usb.js';
+import { buildSounds } from './sound.js';
 import { assignUsbPorts } from './usb-address.js';
 
 export type { QemuCommand } from './render.js';
@@ -135,6 +136,7 @@ export function buildCommandLine(defined: Domain, caps: QemuCaps, opts: BuildOpt
   buildAudio(ctx);
   buildGraphics(ctx);
   buildVideos(ctx);
+  buildSounds(ctx);
   buildWatchdogs(ctx);
   buildHostdevs(ctx);
   buildMemballoon(ctx);

@@ -9,6 +9,7 @@ import type { BuildContext } from './context.js';
 import { unsupported } from './context.js';
 import { domainPm, feature, featureState, isQ35 } from './domain.js';
 import { escapeComma } from './props.js';
+import { pcspkAudiodev } from './sound.js';
 
 export function accelOf(ctx: BuildContext): QemuAccel {
   switch (ctx.dom.type) {
@@ -43,6 +44,8 @@ function machineArgs(ctx: BuildContext): void {
   m += `,dump-guest-core=${ctx.dom.memory?.dumpCore ?? 'off'}`;
   const ramId = capsMachine(ctx)?.defaultRAMid;
   if (ramId) m += `,memory-backend=${ramId}`;
+  const pcspk = pcspkAudiodev(ctx);
+  if (pcspk) m += `,pcspk-audiodev=${pcspk}`;
   if (ctx.dom.os.bios?.useserial === 'yes') m += ',graphics=off';
   const hpet = ctx.dom.clock.timers.find((t) => t.name === 'hpet');
   if (hpet?.present && ctx.caps.flags.has('machine-hpet')) m += `,hpet=${hpet.present === 'yes' ? 'on' : 'off'}`;
