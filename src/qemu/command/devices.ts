@@ -128,25 +128,6 @@ export function buildInputs(ctx: BuildContext): void {
   }
 }
 
-const AUDIO_DRIVERS: Record<string, string> = { none: 'none', file: 'wav', spice: 'spice', dbus: 'dbus' };
-
-export function buildAudio(ctx: BuildContext): void {
-  for (const d of devicesOf(ctx, 'audio')) {
-    const el = deviceXml(d);
-    const type = el.attrs.get('type') ?? '';
-    const driver = AUDIO_DRIVERS[type];
-    const tuned = el.children.some((c) => !['input', 'output'].includes(c.name) || c.attrs.size > 0 || c.children.length > 0);
-    if (!driver || tuned) unsupported(`<audio type='${type}'> with its settings`);
-    const timer = el.attrs.get('timerPeriod');
-    ctx.argv.add('-audiodev', JSON.stringify({
-      id: `audio${el.attrs.get('id') ?? '0'}`,
-      driver,
-      'timer-period': positive(timer === undefined ? undefined : Number(timer)),
-      path: type === 'file' ? el.attrs.get('path') : undefined,
-    }));
-  }
-}
-
 function audioIdFor(ctx: BuildContext, el: XmlElement): string {
   const want = xmlChild(el, 'audio')?.attrs.get('id');
   const audios = devicesOf(ctx, 'audio').map(deviceXml);

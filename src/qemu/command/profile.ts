@@ -21,6 +21,8 @@ export interface CommandProfile {
   readonly monitorChardev: string;
   /** How a listening UNIX socket chardev gets its socket (libvirt passes it opened). */
   listenSocket(path: string): string;
+  /** PIPEWIRE_RUNTIME_DIR for a pipewire <audio> without runtimeDir (the user's runtime directory). */
+  readonly pipewireRuntimeDir?: string;
   /** Where a virtio channel without a <source path> listens. */
   channelSocket(name: string): string;
   /** File descriptors (as QEMU sees them) of the tap devices of one interface. */
@@ -49,6 +51,7 @@ export function libvirtTestProfile(domainName: string): CommandProfile {
     masterKeyPath: `${domainDir}/master-key.aes`,
     monitorChardev: 'socket,id=charmonitor,fd=1729,server=on,wait=off',
     listenSocket: () => 'fd=1729,server=on,wait=off',
+    pipewireRuntimeDir: '/run/user/1000',
     channelSocket: (name) => `${LIBVIRT_TEST_LIBDIR}/channel/target/domain--1-${domainName}/${name}`,
     tapFds(kind, type, queues) {
       const first = kind === 'ethernet' ? 3 : kind === 'bridge' ? 102 : undefined;
@@ -89,6 +92,7 @@ export function defaultProfile(runtimeDir: string, env: NodeJS.ProcessEnv = proc
     baseEnv: base,
     masterKeyPath: path.join(runtimeDir, 'master-key.aes'),
     monitorChardev: `socket,id=charmonitor,path=${path.join(runtimeDir, 'monitor.sock').replace(/,/g, ',,')},server=on,wait=off`,
+    pipewireRuntimeDir: env.XDG_RUNTIME_DIR,
     listenSocket: (p) => `path=${p.replace(/,/g, ',,')},server=on,wait=off`,
     channelSocket: (name) => path.join(runtimeDir, `channel-${name.replace(/\//g, '_')}.sock`),
     tapFds: (_kind, type) => unsupported(`a tap device for <interface type='${type}'>`),
