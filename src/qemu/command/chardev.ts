@@ -89,7 +89,9 @@ export function buildChannels(ctx: BuildContext): void {
     }
     if (c.target.type !== 'virtio') unsupported(`<channel> with target type '${c.target.type ?? 'none'}'`);
     ctx.argv.add('-chardev', chardevArg(ctx, c, id, 'vdagent'));
-    ctx.argv.device({ driver: 'virtserialport', ...addressProps(ctx, c.info), chardev: id, id: alias, name: c.target.name });
+    // A spicevmc channel without a name is the SPICE agent's.
+    const name = c.target.name ?? (c.source.type === 'spicevmc' ? 'com.redhat.spice.0' : undefined);
+    ctx.argv.device({ driver: 'virtserialport', ...addressProps(ctx, c.info), chardev: id, id: alias, name });
   }
 }
 

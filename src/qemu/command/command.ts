@@ -16,7 +16,7 @@ import { assignAliases } from './aliases.js';
 import type { QemuCaps } from '../caps/index.js';
 import { type BuildContext, unsupported } from './context.js';
 import {
-  buildControllers, buildGraphics, buildInputs, buildMemballoon, buildRngs, buildVideos, buildWatchdogs,
+  buildControllers, buildInputs, buildMemballoon, buildRngs, buildVideos, buildWatchdogs,
   checkUnsupportedDevices,
 } from './devices.js';
 import { buildChannels, buildConsoles, buildSerials, checkOtherChardevs } from './chardev.js';
@@ -33,6 +33,7 @@ import { qemuCommandline } from './namespace.js';
 import { buildHubs } from './usb.js';
 import { buildSounds } from './sound.js';
 import { buildAudio } from './audio.js';
+import { buildGraphics } from './graphics.js';
 import { assignUsbPorts } from './usb-address.js';
 
 export type { QemuCommand } from './render.js';

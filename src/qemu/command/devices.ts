@@ -5,13 +5,12 @@
 import type { Controller } from '../../conf/controller.js';
 import type { Rng } from '../../conf/rng.js';
 import { ConfigUnsupportedError, InternalError } from '../../util/errors.js';
-import type { XmlElement } from '../../util/xml.js';
 import type { BuildContext } from './context.js';
 import {
-  addressProps, aliasOf, deviceAddressProps, deviceXml, devicesOf, infoOf, unsupported, virtioDriverName, virtioOptionProps, xmlChild, xmlChildren,
+  addressProps, aliasOf, deviceAddressProps, deviceXml, devicesOf, infoOf, unsupported, virtioDriverName, virtioOptionProps, xmlChild,
 } from './context.js';
 import { hasBuiltinIde, isQ35 } from './domain.js';
-import { type PropObject, escapeComma, positive, tristate } from './props.js';
+import { type PropObject, positive, tristate } from './props.js';
 
 // ---- controllers (qemuBuildControllersCommandLine) ----
 
@@ -125,47 +124,6 @@ export function buildInputs(ctx: BuildContext): void {
     const driver = { mouse: 'usb-mouse', tablet: 'usb-tablet', keyboard: 'usb-kbd' }[type];
     if (!driver) unsupported(`<input type='${type}' bus='usb'>`);
     ctx.argv.device({ driver, id: aliasOf(ctx, d), ...deviceAddressProps(ctx, d) });
-  }
-}
-
-function audioIdFor(ctx: BuildContext, el: XmlElement): string {
-  const want = xmlChild(el, 'audio')?.attrs.get('id');
-  const audios = devicesOf(ctx, 'audio').map(deviceXml);
-  const audio = want === undefined ? audios[0] : audios.find((a) => a.attrs.get('id') === want);
-  if (!audio) throw new InternalError('unable to find audio backend for sound device');
-  return `audio${audio.attrs.get('id')}`;
-}
-
-export function buildGraphics(ctx: BuildContext): void {
-  for (const d of devicesOf(ctx, 'graphics')) {
-    const el = deviceXml(d);
-    const type = el.attrs.get('type');
-    if (type !== 'vnc') unsupported(`<graphics type='${type ?? ''}'>`);
-    const listen = xmlChildren(el, 'listen')[0];
-    const listenType = listen?.attrs.get('type') ?? 'address';
-    let opt: string;
-    if (listenType === 'socket') {
-      opt = `vnc=unix:${escapeComma(listen?.attrs.get('socket') ?? '')}`;
-    } else if (listenType === 'none') {
-      opt = 'none';
-    } else {
-      const autoport = el.attrs.get('autoport') === 'yes';
-      const port = autoport ? (ctx.profile.name === 'libvirt-test' ? 5900 : unsupported('VNC autoport')) : Number(el.attrs.get('port') ?? '-1');
-      if (!autoport && (port < 5900 || port > 65535)) throw new ConfigUnsupportedError('vnc port must be in range [5900,65535]');
-      const addr = listen?.attrs.get('address') ?? el.attrs.get('listen') ?? '127.0.0.1';
-      opt = `${addr.includes(':') ? `[${addr}]` : addr}:${port - 5900}`;
-      const ws = el.attrs.get('websocket');
-      if (ws) opt += `,websocket=${ws}`;
-    }
-    const share = el.attrs.get('sharePolicy');
-    if (share) opt += `,share=${share}`;
-    if (el.attrs.get('passwd') !== undefined) opt += ',password=on';
-    const pc = el.attrs.get('powerControl');
-    if (pc) opt += `,power-control=${pc === 'yes' ? 'on' : 'off'}`;
-    opt += `,audiodev=${audioIdFor(ctx, el)}`;
-    ctx.argv.add('-vnc', opt);
-    const keymap = el.attrs.get('keymap');
-    if (keymap) ctx.argv.add('-k', keymap);
   }
 }
 

@@ -43,7 +43,9 @@ const LIBVIRT_TEST_LIBDIR = '/var/lib/libvirt/qemu';
  * from 102, vhost-net from 44).
  */
 export function libvirtTestProfile(domainName: string): CommandProfile {
-  const domainDir = `${LIBVIRT_TEST_LIBDIR}/domain--1-${domainName}`;
+  // virDomainDefGetShortName: the id and at most 20 characters of the name.
+  const shortName = `-1-${[...domainName].slice(0, 20).join('')}`;
+  const domainDir = `${LIBVIRT_TEST_LIBDIR}/domain-${shortName}`;
   return {
     name: 'libvirt-test',
     domainDir,
@@ -52,7 +54,7 @@ export function libvirtTestProfile(domainName: string): CommandProfile {
     monitorChardev: 'socket,id=charmonitor,fd=1729,server=on,wait=off',
     listenSocket: () => 'fd=1729,server=on,wait=off',
     pipewireRuntimeDir: '/run/user/1000',
-    channelSocket: (name) => `${LIBVIRT_TEST_LIBDIR}/channel/target/domain--1-${domainName}/${name}`,
+    channelSocket: (name) => `${LIBVIRT_TEST_LIBDIR}/channel/target/domain-${shortName}/${name}`,
     tapFds(kind, type, queues) {
       const first = kind === 'ethernet' ? 3 : kind === 'bridge' ? 102 : undefined;
       if (first === undefined) throw new OperationUnsupportedError(`interface type '${type}' is not supported in the libvirt test profile`);
@@ -66,7 +68,7 @@ export function libvirtTestProfile(domainName: string): CommandProfile {
     },
     passtSocket(alias) {
       // <passtStateDir>/<domain short name>-<alias>.socket; the short name is "<id>-<name>".
-      return `/var/run/libvirt/qemu/passt/-1-${domainName}-${alias}.socket`;
+      return `/var/run/libvirt/qemu/passt/${shortName}-${alias}.socket`;
     },
   };
 }
