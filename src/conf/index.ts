@@ -33,3 +33,4 @@ export * from './features.js';
 export * from './cpu.js';
 export * from './clock.js';
 export * from './namespace.js';
+export * from './redirdev.js';
