@@ -176,6 +176,9 @@ export function parseGraphics(r: ElementReader, ctx: { inactive: boolean }): Gra
       g.port = 0;
       g.tlsPort = 0;
     }
+    // SPICE with neither a port nor autoport nor any listen has no TCP listener: listen type 'none'.
+    const written = r.el.children.some((c) => c.name === 'listen') || nonEmpty(r.el.attrs.get('listen')) !== undefined;
+    if (!written && !g.port && !g.tlsPort && !g.autoport) g.listens = [{ type: 'none' }];
   }
   const keymap = r.attr('keymap');
   if (keymap !== undefined) g.keymap = keymap;

@@ -52,7 +52,11 @@ export function defaultUsbModel(machine: string | undefined, caps: QemuCaps): st
 function addDefaultAudio(dom: Domain): void {
   if (dom.devices.some((d) => d.kind === 'audio')) return;
   // The driver defaults (vnc_allow_host_audio / nogfx_allow_host_audio off) never pick a host backend.
-  const spice = dom.devices.some((d) => d.kind === 'graphics' && (d as { type?: string }).type === 'spice');
+  const graphics = dom.devices.filter((d) => deviceName(d) === 'graphics');
+  const typeOf = (d: unknown) => (d as { type?: string }).type ?? (d as { el?: { attrs: Map<string, string> } }).el?.attrs.get('type');
+  // Only VNC and SPICE (or no graphics at all) get a backend; SDL, D-Bus, RDP, egl-headless do not.
+  if (graphics.length && !graphics.some((g) => typeOf(g) === 'vnc' || typeOf(g) === 'spice')) return;
+  const spice = graphics.some((g) => typeOf(g) === 'spice');
   dom.devices.push(newAudio(1, spice ? 'spice' : 'none'));
 }
 
