@@ -15,7 +15,7 @@ import { formatInput, parseInput, type Input } from './input.js';
 import { formatInterface, parseInterface, type Interface } from './interface.js';
 import { formatMemballoon, parseMemballoon, type Memballoon } from './memballoon.js';
 import { formatPanic, parsePanic, type Panic } from './panic.js';
-import { formatRedirdev, parseRedirdev, type Redirdev } from './redirdev.js';
+import { formatRedirdev, formatRedirfilter, parseRedirdev, parseRedirfilter, type Redirdev, type Redirfilter } from './redirdev.js';
 import { formatRng, parseRng, type Rng } from './rng.js';
 import { formatSound, parseSound, type Sound } from './sound.js';
 import { formatVideo, parseVideo, type Video } from './video.js';
@@ -40,6 +40,7 @@ const DEVICE_CODECS: ReadonlyMap<string, DeviceCodec> = new Map<string, DeviceCo
   ['video', codec<Video>(parseVideo, formatVideo)],
   ['hostdev', codec<Hostdev>(parseHostdev, formatHostdev)],
   ['redirdev', codec<Redirdev>(parseRedirdev, formatRedirdev)],
+  ['redirfilter', codec<Redirfilter>((r) => parseRedirfilter(r), formatRedirfilter)],
   ['watchdog', codec<Watchdog>(parseWatchdog, formatWatchdog)],
   ['memballoon', codec<Memballoon>(parseMemballoon, formatMemballoon)],
   ['rng', codec<Rng>(parseRng, formatRng)],

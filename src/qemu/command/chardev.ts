@@ -51,6 +51,11 @@ function chardevArg(ctx: BuildContext, c: Chardev, id: string, spiceName?: strin
   }
 }
 
+/** The -chardev of another device's host side (a redirdev, smartcard, rng...): `name` is its element. */
+export function chardevBackend(ctx: BuildContext, name: string, source: ChrSource, id: string, spiceName?: string): string {
+  return chardevArg(ctx, { kind: name as Chardev['kind'], source, target: { port: -1 }, info: {} }, id, spiceName);
+}
+
 function serialDevice(ctx: BuildContext, c: Chardev, alias: string): void {
   const model = c.target.model ?? (c.target.type === 'usb-serial' ? 'usb-serial' : c.target.type === 'pci-serial' ? 'pci-serial' : 'isa-serial');
   switch (model) {

@@ -30,7 +30,7 @@ import { ArgvBuilder } from './props.js';
 import type { QemuCommand } from './render.js';
 import type { NetworkResolver } from './network-resolve.js';
 import { qemuCommandline } from './namespace.js';
-import { buildHubs } from './usb.js';
+import { buildHubs, buildRedirdevs } from './usb.js';
 import { buildSounds } from './sound.js';
 import { buildAudio } from './audio.js';
 import { buildGraphics } from './graphics.js';
@@ -140,6 +140,7 @@ export function buildCommandLine(defined: Domain, caps: QemuCaps, opts: BuildOpt
   buildVideos(ctx);
   buildSounds(ctx);
   buildWatchdogs(ctx);
+  buildRedirdevs(ctx);
   buildHostdevs(ctx);
   buildMemballoon(ctx);
   buildRngs(ctx);
