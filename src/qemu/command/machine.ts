@@ -59,11 +59,18 @@ function cpuArgs(ctx: BuildContext): void {
   let model = '';
   if (cpu && (cpu.mode !== 'custom' || cpu.model)) {
     switch (cpu.mode) {
-      case 'host-passthrough': model = 'host'; break;
+      case 'host-passthrough':
+        // Only KVM can pass the host CPU through (virQEMUCapsIsCPUModeSupported).
+        if (ctx.dom.type !== 'kvm') {
+          throw new ConfigUnsupportedError(`CPU mode 'host-passthrough' for ${ctx.arch} ${ctx.dom.type} domain on ${ctx.arch} host is not supported by hypervisor`);
+        }
+        model = 'host';
+        break;
       case 'maximum': model = 'max'; break;
       case 'custom': model = cpu.model ?? ''; break;
       default: return unsupported(`<cpu mode='${cpu.mode}'>`);
     }
+    if (cpu.mode !== 'custom' && cpu.migratable && ctx.caps.flags.has('cpu.migratable')) model += `,migratable=${cpu.migratable}`;
     if (cpu.vendor_id) model += `,vendor=${cpu.vendor_id}`;
     for (const f of cpu.features) {
       if (f.policy === 'force' || f.policy === 'require') model += `,${f.name}=on`;
