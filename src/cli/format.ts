@@ -3,9 +3,7 @@
 import type { Command } from 'commander';
 import { readDomainFile, type CliIo, printJson } from './io.js';
 import { formatDomain } from '../conf/domain.js';
-import { validateDomain } from '../conf/validate.js';
-import { validateDomainForQemu } from '../qemu/postparse/index.js';
-import { addQemuOptions, postParseWithOptions, type QemuCliOptions } from './qemu-options.js';
+import { addQemuOptions, defineWithOptions, type QemuCliOptions } from './qemu-options.js';
 
 export function registerFormat(program: Command, io: CliIo): void {
   addQemuOptions(
@@ -16,12 +14,7 @@ export function registerFormat(program: Command, io: CliIo): void {
       .option('--post-parse', 'apply post-parse defaults and PCI addresses as libvirt does at define'),
   ).action(async (file: string, opts: QemuCliOptions & { postParse?: boolean }) => {
     let dom = await readDomainFile(file);
-    if (opts.postParse) {
-      const pp = await postParseWithOptions(dom, opts);
-      dom = pp.dom;
-      validateDomain(dom);
-      validateDomainForQemu(dom, pp.caps);
-    }
+    if (opts.postParse) dom = (await defineWithOptions(dom, opts)).dom;
     if (io.json) printJson(io, dom);
     else io.out(formatDomain(dom));
   });

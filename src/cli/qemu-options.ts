@@ -5,7 +5,7 @@ import { InvalidArgError } from '../util/errors.js';
 import type { Domain } from '../conf/domain.js';
 import { findEmulator } from '../conf/emulator.js';
 import { loadLibvirtCaps, probeQemuCaps, type QemuCaps } from '../qemu/caps/index.js';
-import { postParseDomain } from '../qemu/postparse/index.js';
+import { defineDomain, postParseDomain } from '../qemu/postparse/index.js';
 
 export const DEFAULT_EMULATOR = '/usr/bin/qemu-system-x86_64';
 export type Profile = 'default' | 'libvirt-test';
@@ -28,9 +28,15 @@ export function profileOf(opts: QemuCliOptions): Profile {
   return p;
 }
 
-/** Capabilities from --caps, else a (cached) probe of the domain's emulator. */
+const capsFiles = new Map<string, Promise<QemuCaps>>();
+
+/** Capabilities from --caps (read once per file), else a (cached) probe of the domain's emulator. */
 export async function capsFor(opts: QemuCliOptions, dom?: Domain): Promise<QemuCaps> {
-  if (opts.caps) return loadLibvirtCaps(opts.caps);
+  if (opts.caps) {
+    let caps = capsFiles.get(opts.caps);
+    if (!caps) capsFiles.set(opts.caps, (caps = loadLibvirtCaps(opts.caps)));
+    return caps;
+  }
   const binary = opts.emulator ?? (dom ? findEmulator(dom.devices) : undefined) ?? DEFAULT_EMULATOR;
   return probeQemuCaps(binary);
 }
@@ -39,4 +45,11 @@ export async function postParseWithOptions(dom: Domain, opts: QemuCliOptions): P
   const profile = profileOf(opts);
   const caps = await capsFor(opts, dom);
   return { dom: postParseDomain(dom, caps, { profile }), caps, profile };
+}
+
+/** virsh define's checks (post-parse, then the validators): what validate and format --post-parse run. */
+export async function defineWithOptions(dom: Domain, opts: QemuCliOptions): Promise<{ dom: Domain; caps: QemuCaps; profile: Profile }> {
+  const profile = profileOf(opts);
+  const caps = await capsFor(opts, dom);
+  return { dom: defineDomain(dom, caps, { profile }), caps, profile };
 }

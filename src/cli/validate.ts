@@ -1,10 +1,10 @@
-// `virt-failover validate FILE...`: what libvirt checks at `virsh define`
-// (parse + validate), without touching host resources.
+// `virt-failover validate FILE...`: what libvirt checks at `virsh define` — post-parse
+// (defaults, addresses) and then the validators, exactly what format --post-parse runs,
+// without touching host resources other than the QEMU capabilities.
 import type { Command } from 'commander';
 import { readDomainFile, type CliIo, printJson } from './io.js';
-import { validateDomain } from '../conf/validate.js';
-import { validateDomainForQemu } from '../qemu/postparse/index.js';
 import { isVirtFailoverError } from '../util/errors.js';
+import { addQemuOptions, defineWithOptions, type QemuCliOptions } from './qemu-options.js';
 
 export interface ValidateResult {
   file: string;
@@ -12,11 +12,9 @@ export interface ValidateResult {
   error?: { code: string; message: string };
 }
 
-export async function validateFile(file: string): Promise<ValidateResult> {
+export async function validateFile(file: string, opts: QemuCliOptions = {}): Promise<ValidateResult> {
   try {
-    const dom = await readDomainFile(file);
-    validateDomain(dom);
-    validateDomainForQemu(dom);
+    await defineWithOptions(await readDomainFile(file), opts);
     return { file, ok: true };
   } catch (e) {
     if (!isVirtFailoverError(e)) throw e;
@@ -25,20 +23,21 @@ export async function validateFile(file: string): Promise<ValidateResult> {
 }
 
 export function registerValidate(program: Command, io: CliIo, setExit: (code: number) => void): void {
-  program
-    .command('validate')
-    .description('check domain XML files as libvirt does at define (parse + validate)')
-    .argument('<file...>', 'domain XML files')
-    .action(async (files: string[]) => {
-      const results: ValidateResult[] = [];
-      for (const f of files) results.push(await validateFile(f));
-      if (io.json) printJson(io, results);
-      else {
-        for (const r of results) {
-          if (r.ok) io.out(`${r.file}: ok\n`);
-          else io.err(files.length > 1 ? `error: ${r.file}: ${r.error!.message}\n` : `error: ${r.error!.message}\n`);
-        }
+  addQemuOptions(
+    program
+      .command('validate')
+      .description('check domain XML files as libvirt does at define (parse, post-parse, validate)')
+      .argument('<file...>', 'domain XML files'),
+  ).action(async (files: string[], opts: QemuCliOptions) => {
+    const results: ValidateResult[] = [];
+    for (const f of files) results.push(await validateFile(f, opts));
+    if (io.json) printJson(io, results);
+    else {
+      for (const r of results) {
+        if (r.ok) io.out(`${r.file}: ok\n`);
+        else io.err(files.length > 1 ? `error: ${r.file}: ${r.error!.message}\n` : `error: ${r.error!.message}\n`);
       }
-      if (results.some((r) => !r.ok)) setExit(1);
-    });
+    }
+    if (results.some((r) => !r.ok)) setExit(1);
+  });
 }

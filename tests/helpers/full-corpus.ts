@@ -6,9 +6,8 @@ import path from 'node:path';
 import { corpusDir } from './paths.js';
 import { QEMU_CAPS_FLAG_NAMES, parseRegistrations, type Registration } from './harness.js';
 import { formatDomain, parseDomainXml, type Domain } from '../../src/conf/domain.js';
-import { validateDomain } from '../../src/conf/validate.js';
 import { loadLibvirtCaps, type QemuCaps } from '../../src/qemu/caps/index.js';
-import { postParseDomain, validateDeviceAddressesForQemu, validateDomainForQemu } from '../../src/qemu/postparse/index.js';
+import { defineDomain } from '../../src/qemu/postparse/index.js';
 import { buildCommandLine, renderArgsFile } from '../../src/qemu/command/index.js';
 import { loadNetworkResolver, type NetworkResolver } from '../../src/qemu/command/network-resolve.js';
 
@@ -75,11 +74,7 @@ export function capsFor(c: FullCase, caps: QemuCaps): QemuCaps {
 /** What `virsh define` does with a document (parse, post-parse, validate), as qemuxmlconftest's step 1. */
 export function defineDocument(text: string, c: FullCase, caps: QemuCaps, source: string): Domain {
   const dom = parseDomainXml(text, { source });
-  const out = postParseDomain(dom, caps, { profile: 'libvirt-test', stripMachineAliases: true, abiUpdate: c.reg.abiUpdate });
-  validateDomain(out);
-  validateDomainForQemu(out);
-  validateDeviceAddressesForQemu(out, caps);
-  return out;
+  return defineDomain(dom, caps, { profile: 'libvirt-test', stripMachineAliases: true, abiUpdate: c.reg.abiUpdate });
 }
 
 export type StepResult = { ok: true } | { ok: false; reason: string };

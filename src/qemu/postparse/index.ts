@@ -3,3 +3,4 @@
 export { postParseDomain, type PostParseOptions } from './postparse.js';
 export { validateDomainForQemu } from './validate.js';
 export { validateDeviceAddressesForQemu } from './validate-address.js';
+export { defineDomain } from './define.js';
