@@ -55,6 +55,33 @@ function pciControllerProps(ctx: BuildContext, c: Controller): PropObject {
   }
 }
 
+/** SCSI controller models and their QEMU devices (qemuBuildControllerSCSIDevProps). */
+const SCSI_DRIVERS: Record<string, string> = {
+  lsilogic: 'lsi', lsisas1068: 'mptsas1068', lsisas1078: 'megasas', vmpvscsi: 'pvscsi', am53c974: 'am53c974', dc390: 'dc390',
+};
+
+function scsiControllerProps(ctx: BuildContext, c: Controller): PropObject {
+  const d = c.driver;
+  if (d?.extra) unsupported('<controller type=\'scsi\'><driver> settings');
+  const model = c.model ?? '';
+  if (model === 'virtio-scsi' || model === 'virtio-transitional' || model === 'virtio-non-transitional') {
+    return {
+      driver: virtioDriverName(ctx, 'virtio-scsi', model === 'virtio-scsi' ? undefined : model, c.info),
+      ...virtioOptionProps(d?.virtio),
+      id: aliasOf(ctx, c),
+      num_queues: d?.queues,
+      cmd_per_lun: d?.cmd_per_lun,
+      max_sectors: d?.max_sectors,
+      ioeventfd: tristate(d?.ioeventfd),
+      iothread: d?.iothread ? `iothread${d.iothread}` : undefined,
+    };
+  }
+  const driver = SCSI_DRIVERS[model];
+  if (!driver) return unsupported(`SCSI controller model '${model}'`);
+  if (d) unsupported(`<driver> on a '${model}' SCSI controller`);
+  return { driver, id: aliasOf(ctx, c) };
+}
+
 function controllerProps(ctx: BuildContext, c: Controller): PropObject | undefined {
   switch (c.type) {
     case 'pci':
@@ -88,7 +115,7 @@ function controllerProps(ctx: BuildContext, c: Controller): PropObject | undefin
         vectors: c.vectors,
       };
     case 'scsi':
-      return unsupported('a SCSI controller');
+      return scsiControllerProps(ctx, c);
     default:
       throw new ConfigUnsupportedError(`Unsupported controller type: ${c.type}`);
   }

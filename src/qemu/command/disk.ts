@@ -148,6 +148,10 @@ function deviceProps(ctx: BuildContext, disk: Disk, drive: string | undefined): 
       };
       break;
     }
+    case 'scsi':
+      if (disk.device === 'lun') return unsupported("<disk device='lun'>");
+      props = { driver: disk.device === 'cdrom' ? 'scsi-cd' : 'scsi-hd' };
+      break;
     case 'usb':
       props = { driver: 'usb-storage' };
       removable = tristate(disk.target.removable) ?? false;
@@ -156,6 +160,8 @@ function deviceProps(ctx: BuildContext, disk: Disk, drive: string | undefined): 
       return unsupported(`<disk> on bus '${bus ?? 'none'}'`);
   }
   Object.assign(props, driveAddressProps(ctx, disk));
+  // SCSI disks report a device id: the serial, else one made from the alias.
+  if (bus === 'scsi') props.device_id = disk.serial ?? `drive-${aliasOf(ctx, disk)}`;
   const wc = cacheFlags(disk.driver?.cache);
   const trans = disk.geometry?.trans;
   Object.assign(props, {
@@ -166,7 +172,7 @@ function deviceProps(ctx: BuildContext, disk: Disk, drive: string | undefined): 
     logical_block_size: positive(disk.blockio?.logical_block_size),
     physical_block_size: positive(disk.blockio?.physical_block_size),
     discard_granularity: positive(disk.blockio?.discard_granularity),
-    wwn: disk.wwn === undefined ? undefined : BigInt(`0x${disk.wwn}`),
+    wwn: disk.wwn === undefined ? undefined : BigInt(`0x${disk.wwn.replace(/^0x/i, '')}`),
     rotation_rate: positive(disk.target.rotation_rate),
     vendor: disk.vendor,
     product: disk.product,
