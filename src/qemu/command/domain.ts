@@ -39,9 +39,6 @@ export function hasBuiltinIde(machine: string, arch: string): boolean {
 /** An <os> part the command line does not build (firmware selection, loader, ...), if any. */
 export function unsupportedOsPart(dom: Domain): string | undefined {
   const os = dom.os;
-  if (os.firmware) return `<os firmware='${os.firmware}'>`;
-  if (os.loader) return '<os><loader>';
-  if (os.nvram) return '<os><nvram>';
   if (os.acpiTables?.length) return '<os><acpi>';
   if (os.smbios) return '<os><smbios>';
   if (os.root) return '<os><root>';

@@ -10,6 +10,7 @@ import { unsupported } from './context.js';
 import { domainPm, feature, featureState, isQ35 } from './domain.js';
 import { escapeComma } from './props.js';
 import { pcspkAudiodev } from './sound.js';
+import { buildLoaderArgs, buildPflashBlockdevs, type PflashNodes } from './firmware.js';
 
 export function accelOf(ctx: BuildContext): QemuAccel {
   switch (ctx.dom.type) {
@@ -32,7 +33,7 @@ export function buildEnv(ctx: BuildContext): void {
   ctx.argv.setEnv('XDG_CONFIG_HOME', `${ctx.profile.domainDir}/.config`);
 }
 
-function machineArgs(ctx: BuildContext): void {
+function machineArgs(ctx: BuildContext, pflash: PflashNodes): void {
   let m = `${escapeComma(ctx.machine)},usb=off`;
   const vmport = featureState(ctx.dom, 'vmport');
   if (vmport) m += `,vmport=${vmport}`;
@@ -44,6 +45,8 @@ function machineArgs(ctx: BuildContext): void {
   m += `,dump-guest-core=${ctx.dom.memory?.dumpCore ?? 'off'}`;
   const ramId = capsMachine(ctx)?.defaultRAMid;
   if (ramId) m += `,memory-backend=${ramId}`;
+  if (pflash.pflash0) m += `,pflash0=${pflash.pflash0}`;
+  if (pflash.pflash1) m += `,pflash1=${pflash.pflash1}`;
   const pcspk = pcspkAudiodev(ctx);
   if (pcspk) m += `,pcspk-audiodev=${pcspk}`;
   if (ctx.dom.os.bios?.useserial === 'yes') m += ',graphics=off';
@@ -186,9 +189,10 @@ export function buildHead(ctx: BuildContext): void {
   ctx.argv.add('-name', `guest=${escapeComma(ctx.dom.name)},debug-threads=on`);
   ctx.argv.add('-S');
   ctx.argv.object({ 'qom-type': 'secret', id: 'masterKey0', format: 'raw', file: ctx.profile.masterKeyPath });
-  machineArgs(ctx);
+  machineArgs(ctx, buildPflashBlockdevs(ctx));
   ctx.argv.add('-accel', accelOf(ctx));
   cpuArgs(ctx);
+  buildLoaderArgs(ctx);
   memoryArgs(ctx);
   smpArgs(ctx);
   if (ctx.dom.uuid) ctx.argv.add('-uuid', ctx.dom.uuid);

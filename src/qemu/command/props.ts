@@ -4,7 +4,7 @@
 // (S:/T:/p:/k:) virJSONValueObjectAdd arguments.
 import type { QemuCaps } from '../caps/index.js';
 
-export type PropValue = string | number | bigint | boolean | undefined | PropObject | PropValue[];
+export type PropValue = string | number | bigint | boolean | null | undefined | PropObject | PropValue[];
 export interface PropObject {
   [key: string]: PropValue;
 }
@@ -44,7 +44,7 @@ export function escapeComma(s: string): string {
 }
 
 function keyvalParts(prefix: string, v: PropValue, out: string[]): void {
-  if (v === undefined) return;
+  if (v === undefined || v === null) return;
   if (Array.isArray(v)) {
     for (const item of v) keyvalParts(prefix, item, out);
   } else if (typeof v === 'object') {
