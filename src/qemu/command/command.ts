@@ -32,6 +32,7 @@ import type { NetworkResolver } from './network-resolve.js';
 import { qemuCommandline } from './namespace.js';
 import { buildHubs, buildRedirdevs } from './usb.js';
 import { buildSounds } from './sound.js';
+import { buildTpms } from './tpm.js';
 import { buildAudio } from './audio.js';
 import { buildGraphics } from './graphics.js';
 import { assignUsbPorts } from './usb-address.js';
@@ -134,6 +135,7 @@ export function buildCommandLine(defined: Domain, caps: QemuCaps, opts: BuildOpt
   buildSerials(ctx);
   buildChannels(ctx);
   buildConsoles(ctx);
+  buildTpms(ctx);
   buildInputs(ctx);
   buildAudio(ctx);
   buildGraphics(ctx);

@@ -258,7 +258,7 @@ export function buildRngs(ctx: BuildContext): void {
 
 /** Device kinds the builder does not handle: refused rather than silently left out. */
 export const UNSUPPORTED_DEVICES = [
-  'lease', 'filesystem', 'smartcard', 'tpm', 'nvram', 'panic', 'shmem',
+  'lease', 'filesystem', 'smartcard', 'nvram', 'shmem',
   'memory', 'iommu', 'vsock', 'crypto', 'pstore',
 ] as const;
 

@@ -10,6 +10,7 @@ import { unsupported } from './context.js';
 import { domainPm, feature, featureState, isQ35 } from './domain.js';
 import { escapeComma } from './props.js';
 import { pcspkAudiodev } from './sound.js';
+import { buildPanics } from './panic.js';
 import { buildLoaderArgs, buildPflashBlockdevs, type PflashNodes } from './firmware.js';
 
 export function accelOf(ctx: BuildContext): QemuAccel {
@@ -207,10 +208,11 @@ export function buildHead(ctx: BuildContext): void {
   bootArgs(ctx);
 }
 
-/** The tail: seccomp sandbox and message timestamps. */
+/** The tail: seccomp sandbox, panic devices and message timestamps. */
 export function buildTail(ctx: BuildContext): void {
   if (ctx.caps.flags.has('seccomp-sandbox')) {
     ctx.argv.add('-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny');
   }
+  buildPanics(ctx);
   ctx.argv.add('-msg', 'timestamp=on');
 }
