@@ -5,6 +5,7 @@ import type { Hostdev } from '../../conf/hostdev.js';
 import { devicesOfKind } from '../../conf/devices.js';
 import { checkFailoverSupport, type QemuCaps } from '../caps/index.js';
 import { validateDeviceAddressesForQemu } from './validate-address.js';
+import { validateDisksForQemu } from './validate-disk.js';
 
 function usesTeaming(dom: Domain): boolean {
   return (
@@ -19,6 +20,7 @@ function usesTeaming(dom: Domain): boolean {
  * with capabilities we refuse teaming on such a binary.
  */
 export function validateDomainForQemu(dom: Domain, caps?: QemuCaps): void {
+  validateDisksForQemu(dom);
   for (const net of devicesOfKind<Interface>(dom.devices, 'interface')) {
     validateNetTeamingModel(net);
     validateNetQueueSizes(net);
