@@ -22,12 +22,14 @@ import { buildCommandLine } from '../src/qemu/command/command.js';
 import { QemuDriver } from '../src/qemu/driver/driver.js';
 import { ensureGuestImage, GuestConsole, type GuestImage, type GuestMode } from '../src/testbed/guest-image.js';
 import { analyzeGuestOutage, phaseTimes, type GuestOutage, type MigrationMarks } from '../src/testbed/guest-observer.js';
-import { MigrationFailedError, type TimelineEntry } from '../src/qemu/migration/migration.js';
+import { failoverPrimaries } from '../src/qemu/driver/migrate.js';
+import { replugTimeoutText } from '../src/testbed/guest-replug.js';
+import { MigrationFailedError, pciQdevIds, type TimelineEntry } from '../src/qemu/migration/migration.js';
 import { Monitor, type QmpEvent } from '../src/qemu/monitor/monitor.js';
 import { waitForSocket } from '../src/qemu/monitor/socket.js';
 import { postParseDomain } from '../src/qemu/postparse/postparse.js';
 import { resolveExecutable } from '../src/qemu/driver/process.js';
-import { fillDemoXml, migrateObserved, timelineClock, waitGuestReady, waitGuestRecovered } from '../src/cli/demo.js';
+import { fillDemoXml, migrateObserved, recoveryProblem, timelineClock, waitGuestReady, waitGuestRecovered } from '../src/cli/demo.js';
 import { repoRoot } from '../tests/helpers/paths.js';
 
 const args = process.argv.slice(2);
@@ -58,6 +60,17 @@ interface Run {
   outage: GuestOutage;
 }
 
+/** A run that did not end with the guest back on its primary (or did not migrate): recorded, not fatal. */
+class RunFailed extends Error {}
+
+/** The guest's console since 1 s before `migrate`, kept for a failed run (the work dir is removed at the end). */
+async function keepConsole(name: string, con: GuestConsole, migrateAt: number): Promise<string> {
+  const file = path.join(os.tmpdir(), `vf-bench-migrate-${process.pid}-${name}.console.txt`);
+  const text = con.lines.filter((l) => l.t >= migrateAt - 1000).map((l) => `${(l.t - migrateAt).toFixed(1).padStart(9)} ${l.line}`);
+  await writeFile(file, `# ms after migrate\n${text.join('\n')}\n`, { mode: 0o600 });
+  return file;
+}
+
 const image: GuestImage = await ensureGuestImage();
 const template = await readFile(path.join(repoRoot, 'examples', 'failover-emulated-primary.xml'), 'utf8');
 const work = await mkdtemp(path.join(os.tmpdir(), 'vf-bench-mig-'));
@@ -79,6 +92,8 @@ async function oursRun(driver: QemuDriver): Promise<Run> {
     await waitGuestReady(con, 'failover', { timeoutMs: BOOT_MS });
     const t0 = performance.now();
     const o = await migrateObserved(driver, name, con, { unplugTimeoutMs: 10_000, recoverTimeoutMs: RECOVER_MS });
+    const problem = recoveryProblem(o);
+    if (problem) throw new RunFailed(`${problem}; console: ${await keepConsole(name, con, o.marks.migrate)}`);
     const r = o.result;
     const pt = phaseTimes(r.timeline);
     return {
@@ -195,7 +210,14 @@ async function bareRun(): Promise<Run> {
       resume: resumeAt,
       replug: at(dstEvents, (e) => e.event === 'FAILOVER_NEGOTIATED'),
     };
-    const end = await waitGuestRecovered(con, resumeAt ?? t1, { timeoutMs: RECOVER_MS });
+    const rec = await waitGuestRecovered(con, resumeAt ?? t1, { timeoutMs: RECOVER_MS });
+    if (!rec.replug.onPrimary || !rec.prompt) {
+      const plugged = pciQdevIds(await dst.monitor.execute('query-pci'));
+      const primaries = failoverPrimaries(parseDomainXml(xml, { source: 'bench' })).map((p) => p.id).filter((id) => plugged.has(id));
+      const problem = rec.replug.onPrimary ? 'the guest took its primary back but did not answer pings promptly' : replugTimeoutText(rec.replug, primaries);
+      throw new RunFailed(`${problem}; console: ${await keepConsole(name, con, migrateAt)}`);
+    }
+    const end = rec.end;
     // QEMU's own phase times, as the timeline would record them
     const timeline: TimelineEntry[] = [{ phase: 'negotiated', at: migrateAt, event: 'migrate' }];
     for (const s of ['setup', 'wait-unplug', 'active', 'device', 'completed'] as const) {
@@ -322,12 +344,22 @@ function table(ours: Run[], bare: Run[]): string {
 const driver = QemuDriver.open({ stateDir: path.join(work, 'state'), runtimeDir: path.join(work, 'run') });
 const ours: Run[] = [];
 const bare: Run[] = [];
+const failed: { run: number; kind: 'ours' | 'bare'; why: string }[] = [];
 const t0 = performance.now();
 try {
   console.log(`bench/migrate: ${RUNS} x (ours, bare), guest ${path.basename(image.kernel)}, 512 MiB, ${os.cpus().length} CPUs`);
   for (let i = 0; i < RUNS; i++) {
     for (const kind of ['ours', 'bare'] as const) {
-      const r = kind === 'ours' ? await oursRun(driver) : await bareRun();
+      let r: Run;
+      try {
+        r = kind === 'ours' ? await oursRun(driver) : await bareRun();
+      } catch (e) {
+        // a failed row, with its reason; the next run goes on (the table has the runs that ended on the primary)
+        const why = e instanceof RunFailed || e instanceof MigrationFailedError ? e.message : String((e as Error)?.stack ?? e);
+        failed.push({ run: i + 1, kind, why });
+        console.log(`  run ${i + 1} ${kind.padEnd(4)}: FAILED: ${why}`);
+        continue;
+      }
       (kind === 'ours' ? ours : bare).push(r);
       const g = r.outage;
       console.log(
@@ -338,6 +370,11 @@ try {
     }
   }
   console.log('');
+  if (failed.length) {
+    console.log(`| failed run | reason |\n|---|---|`);
+    for (const f of failed) console.log(`| ${f.run} ${f.kind} | ${f.why.replace(/\|/g, '\\|')} |`);
+    console.log(`\n${failed.length} of ${RUNS * 2} runs failed (load: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}); the table has the others\n`);
+  }
   console.log(table(ours, bare));
   const ratio = median(ours.map((r) => r.wallMs)) / median(bare.map((r) => r.wallMs));
   console.log(`\nwall-time ratio ours/bare ${ratio.toFixed(3)} (target <= 1.05): ${ratio <= 1.05 ? 'met' : 'NOT met'}`);

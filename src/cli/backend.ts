@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import type { DomainSummary } from '../conf/domain-state.js';
 import {
-  type DefineNetworkResult, type MigrateLocalOptions, type NetworkDriver, type NetworkSummary, QemuDriver, createPortFromXml, deletePort, getPortXml, listPorts,
+  type DefineNetworkResult, type MigrateLocalOptions, type NetworkDriver, type NetworkSummary, type PrimaryUptake, QemuDriver, createPortFromXml, deletePort, getPortXml, listPorts,
 } from '../qemu/driver/index.js';
 import type { MigrationResult } from '../qemu/migration/index.js';
 import { OperationUnsupportedError } from '../util/errors.js';
@@ -61,6 +61,11 @@ export interface DomainBackend {
   destroy(ref: string): Promise<BackendStopResult>;
   /** Failover-aware live migration to `destination` ('local', or what the backend understands). */
   migrate(ref: string, destination: string, opts: BackendMigrateOptions): Promise<BackendMigrateResult>;
+  /**
+   * After a migration: waits (at most `timeoutMs`) until the guest's driver has enabled each failover
+   * primary in `ids` again, as QEMU sees it (BARs mapped; docs/replug.md).
+   */
+  waitPrimariesEnabled(name: string, ids: readonly string[], opts: { timeoutMs: number }): Promise<PrimaryUptake[]>;
 }
 
 /** The embedded driver behind the backend interface. */
@@ -103,6 +108,9 @@ export class EmbeddedBackend implements DomainBackend {
       throw new OperationUnsupportedError(`migration destination '${destination}' is not supported yet: only 'local' (a second QEMU on this host)`);
     }
     return this.driver.migrateLocal(ref, opts);
+  }
+  waitPrimariesEnabled(name: string, ids: readonly string[], opts: { timeoutMs: number }): Promise<PrimaryUptake[]> {
+    return this.driver.waitPrimariesEnabled(name, ids, opts);
   }
 }
 

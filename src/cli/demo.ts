@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { QemuDriver } from '../qemu/driver/index.js';
 import { ensureGuestImage, GuestConsole, guestKernelArgs, type ConsoleLine, type GuestImage, type GuestMode } from '../testbed/index.js';
 import type { GuestEvent } from '../testbed/index.js';
+import { replugTimeoutText, watchGuestReplug, type ReplugWatch } from '../testbed/index.js';
 import { analyzeGuestOutage, marksFromTimeline, phaseTimes, type GuestOutage, type MigrationMarks, type PhaseOutage } from '../testbed/index.js';
 import { MigrationFailedError, migrationReportJson, renderTimeline, type MigrationProgress, type MigrationResult } from '../qemu/migration/index.js';
 import { OperationFailedError } from '../util/errors.js';
@@ -114,28 +115,42 @@ export async function waitGuestReady(
   };
 }
 
+/** How the guest came back on the destination (never a throw: a guest left on the standby is reported). */
+export interface GuestRecovery {
+  /** The guest's take-back of the re-plugged primary (enslaved, link up), within the deadline or not. */
+  replug: ReplugWatch;
+  /** `replies` prompt ping replies arrived after the link came up. */
+  prompt: boolean;
+  /** Host time the observation ended: the last of those replies, else when we stopped waiting. */
+  end: number;
+}
+
 /**
  * After RESUME (host time `resumeAt`): the primary enslaved with its link up again on the destination,
- * then `n` prompt ping replies. Returns the host time of the last of them.
+ * then `replies` (10) prompt ping replies, all within `timeoutMs` of RESUME.
  */
 export async function waitGuestRecovered(
   con: GuestConsole,
   resumeAt: number,
   opts: { timeoutMs: number; signal?: AbortSignal; replies?: number },
-): Promise<number> {
-  const end = performance.now() + opts.timeoutMs;
-  const o = (from: number) => ({ timeoutMs: end - performance.now(), from, signal: opts.signal });
-  const from = Math.max(0, con.lines.findIndex((l) => l.t >= resumeAt));
-  const up = await waitGuest(
-    con,
-    'the primary enslaved with its link up on the destination',
-    (e, l) => l.t >= resumeAt && e.kind === 'state' && e.enslaved && e.link === 'up',
-    o(from),
-  );
+): Promise<GuestRecovery> {
+  const replug = await watchGuestReplug(con, resumeAt, opts);
+  if (!replug.onPrimary) return { replug, prompt: false, end: performance.now() };
   let n = 0;
   const want = opts.replies ?? 10;
-  const last = await waitGuest(con, `${want} prompt ping replies on the destination`, (e) => prompt(e) && ++n >= want, o(con.lines.indexOf(up) + 1));
-  return last.t;
+  const from = con.lines.findIndex((l) => l.t === replug.linkUpAt) + 1;
+  const left = resumeAt + opts.timeoutMs - performance.now();
+  try {
+    const last = await waitGuest(con, `${want} prompt ping replies on the destination`, (e) => prompt(e) && ++n >= want, {
+      timeoutMs: left,
+      from,
+      signal: opts.signal,
+    });
+    return { replug, prompt: true, end: last.t };
+  } catch (e) {
+    if (opts.signal?.aborted) throw e;
+    return { replug, prompt: false, end: performance.now() };
+  }
 }
 
 /** A migration as the guest saw it, on the host clock of the console lines. */
@@ -146,6 +161,7 @@ export interface ObservedMigration {
   /** Wall time of the migrateLocal call (destination start, migration, adoption, source quit). */
   callMs: number;
   newPid: number | undefined;
+  recovery: GuestRecovery;
 }
 
 /** Host time of the migration's timeline origin, taken from its first progress report. */
@@ -180,9 +196,22 @@ export async function migrateObserved(
   const offset = clock.offset() ?? t0;
   const marks = marksFromTimeline(result.timeline, offset);
   const resumeAt = marks.resume ?? offset + result.destination.resumedAt;
-  const end = await waitGuestRecovered(con, resumeAt, { timeoutMs: opts.recoverTimeoutMs, signal: opts.signal });
-  const outage = analyzeGuestOutage(con.lines, { ...marks, end });
-  return { result, marks, outage, callMs, newPid: domain.pid };
+  const recovery = await waitGuestRecovered(con, resumeAt, { timeoutMs: opts.recoverTimeoutMs, signal: opts.signal });
+  const outage = analyzeGuestOutage(con.lines, { ...marks, end: recovery.end });
+  return { result, marks, outage, callMs, newPid: domain.pid, recovery };
+}
+
+/**
+ * Null when the guest answers promptly over its primary again; else what went wrong, plainly (the
+ * migration itself completed: this is the guest's side).
+ */
+export function recoveryProblem(o: Pick<ObservedMigration, 'result' | 'recovery'>): string | null {
+  const { replug, prompt: ok } = o.recovery;
+  if (!replug.onPrimary) return replugTimeoutText(replug, o.result.destination.replugged);
+  if (!ok) {
+    return `the guest brought its primary up on the destination but did not answer pings promptly within ${(replug.waitedMs / 1000).toFixed(0)} s of the switchover`;
+  }
+  return null;
 }
 
 /**
@@ -251,10 +280,12 @@ export function renderDemoSummary(o: ObservedMigration, pingIntervalMs = 10): st
   if (g.replug.open) lines.push(`    still no reply on the destination for ${Math.round(g.replug.open.ms)} ms when the observation ended`);
   lines.push(`    ${'guest-observed outage, total'.padEnd(40)} ${String(Math.round(g.total.ms)).padStart(17)} ms, ${String(g.total.lost).padStart(3)} lost`);
   if (g.pingRestarts) lines.push(`    (ping restarted ${g.pingRestarts} time(s): losses across a restart are not counted)`);
-  if (r.pairs.some((p) => p.failover && p.replugged)) {
+  const problem = recoveryProblem(o);
+  if (problem) lines.push(`  NOT BACK ON THE PRIMARY: ${problem}`);
+  else if (r.pairs.some((p) => p.failover && p.replugged)) {
     lines.push(
       '  The gap after the re-plug is the emulated e1000e primary: the guest enslaves it at once but its link comes up',
-      '  ~2 s later, and net_failover drops what arrives on the standby meanwhile (shared/notes/replug-gap.md). So the',
+      '  ~2 s later, and net_failover drops what arrives on the standby meanwhile (docs/replug.md). So the',
       "  guest's traffic is not back at RESUME: the outage above is what the guest measured.",
     );
   }
@@ -330,15 +361,25 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       if (e instanceof MigrationFailedError && !io.json) io.out(`Timeline:\n${renderTimeline(e.timeline).map((l) => `  ${l}\n`).join('')}`);
       throw e;
     }
-    say(`guest answers promptly again on the destination (QEMU pid ${observed.newPid ?? '?'})`);
+    const problem = recoveryProblem(observed);
+    if (!problem) say(`guest answers promptly again on the destination (QEMU pid ${observed.newPid ?? '?'})`);
+    else say(`the guest has NOT taken its primary back on the destination (QEMU pid ${observed.newPid ?? '?'})`);
     if (opts.traceFile) {
       await writeFile(opts.traceFile, renderTrace(con.lines, observed.marks));
     }
     if (io.json) {
-      printJson(io, { migration: migrationReportJson(observed.result), phases: phaseTimes(observed.result.timeline), guest: observed.outage });
+      const r = observed.recovery;
+      printJson(io, {
+        migration: migrationReportJson(observed.result),
+        phases: phaseTimes(observed.result.timeline),
+        guest: observed.outage,
+        guestOnPrimary: { ok: problem === null, problem, lastState: r.replug.lastState, waitedMs: r.replug.waitedMs },
+      });
     } else {
       io.out(`${renderDemoSummary(observed)}\n`);
     }
+    // The migration completed, but the product's promise (traffic back on the primary) did not hold: say so, exit 1.
+    if (problem) throw new OperationFailedError(`${problem} (see docs/replug.md)`);
   } finally {
     if (driver && name) {
       const st = await driver.getState(name).catch(() => undefined);

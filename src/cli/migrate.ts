@@ -47,6 +47,25 @@ export function parsePositiveInt(raw: string, option: string, max: number): numb
   return v;
 }
 
+/** --guest-timeout: seconds as --unplug-timeout (0 is handled by the caller: no wait). */
+export function parseGuestTimeout(raw: string): number {
+  try {
+    return parseUnplugTimeout(raw);
+  } catch {
+    throw new InvalidArgError(`Numeric value '${raw}' for <guest-timeout> option is malformed or out of range`);
+  }
+}
+
+/** The plain statement when the guest has not enabled its re-plugged primaries in time (QEMU's view). */
+export function guestNotUpText(ids: readonly string[], timeoutMs: number): string {
+  const what = ids.length > 1 ? `failover primaries ${ids.map((i) => `'${i}'`).join(', ')}` : `failover primary '${ids[0]}'`;
+  return (
+    `the migration completed and QEMU has the ${what} plugged on the destination, but the guest has not brought ` +
+    `${ids.length > 1 ? 'them' : 'it'} up after ${(timeoutMs / 1000).toFixed(0)} s (its driver has not enabled the device): ` +
+    'its traffic stays on the standby (see docs/replug.md)'
+  );
+}
+
 /** Where progress goes: a terminal gets one line rewritten in place, anything else a line per report. */
 export function progressPrinter(write: (s: string) => void, tty: boolean): { onProgress(ev: MigrationProgress): void; end(): void } {
   let open = false;
@@ -67,6 +86,7 @@ export function progressPrinter(write: (s: string) => void, tty: boolean): { onP
 
 interface MigrateOpts {
   unplugTimeout: string;
+  guestTimeout: string;
   requireFailover?: boolean;
   resume?: boolean;
   timeout?: string;
@@ -90,8 +110,10 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
     .option('--timeout-postcopy', 'switch to post-copy at --timeout (not supported)')
     .option('--max-downtime <ms>', "the longest pause QEMU may take for the switchover (its downtime-limit)")
     .option('--bandwidth <MiB/s>', 'migration bandwidth limit in MiB/s (virsh --bandwidth)')
+    .option('--guest-timeout <seconds>', "afterwards, how long the guest gets to take its re-plugged primaries up (0: don't wait)", '20')
     .action(async (ref: string, destination: string, opts: MigrateOpts) => {
       const unplugTimeoutMs = parseUnplugTimeout(opts.unplugTimeout);
+      const guestTimeoutMs = opts.guestTimeout.trim() === '0' ? 0 : parseGuestTimeout(opts.guestTimeout);
       for (const o of ['timeout-suspend', 'timeout-postcopy'] as const) {
         const set = o === 'timeout-suspend' ? opts.timeoutSuspend : opts.timeoutPostcopy;
         if (set && opts.timeout === undefined) throw new InvalidArgError(`Option --timeout is required by option --${o}`);
@@ -118,7 +140,8 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
       process.on('SIGTERM', onSignal);
       process.on('SIGHUP', onSignal); // a closed terminal cancels cleanly too
       try {
-        const { result, domain } = await openBackend(program).migrate(ref, destination, {
+        const backend = openBackend(program);
+        const { result, domain } = await backend.migrate(ref, destination, {
           unplugTimeoutMs,
           requireFailover: !!opts.requireFailover,
           resume: !!opts.resume,
@@ -129,11 +152,19 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
           onProgress: (ev) => progress.onProgress(ev),
         });
         progress.end();
+        // The migration is done; whether the guest takes its primaries back is its part, reported plainly.
+        const ids = result.destination.replugged;
+        const uptake = guestTimeoutMs > 0 && ids.length ? await backend.waitPrimariesEnabled(domain.name, ids, { timeoutMs: guestTimeoutMs }) : [];
+        const notUp = uptake.filter((u) => u.enabledAfterMs === null);
+        const problem = notUp.length ? guestNotUpText(notUp.map((u) => u.id), guestTimeoutMs) : null;
         if (io.json) {
-          printJson(io, { ...migrationReportJson(result), domain });
+          printJson(io, { ...migrationReportJson(result), domain, guest: { timeoutMs: guestTimeoutMs, primaries: uptake, problem } });
         } else {
-          printVirsh(io, `${renderSummary(result)}\nDomain '${domain.name}' now runs in QEMU pid ${domain.pid ?? '?'}`);
+          const up = uptake.filter((u) => u.enabledAfterMs !== null);
+          const upText = up.map((u) => `\n  guest: ${u.id} enabled by its driver ${((u.enabledAfterMs ?? 0) / 1000).toFixed(1)} s after the migration`).join('');
+          printVirsh(io, `${renderSummary(result)}${upText}\nDomain '${domain.name}' now runs in QEMU pid ${domain.pid ?? '?'}`);
         }
+        if (problem) io.err(`warning: ${problem}\n`);
       } catch (e) {
         progress.end();
         if (e instanceof NoDomainError && !io.json) io.err(`error: failed to get domain '${ref}'\n`);

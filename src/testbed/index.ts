@@ -4,4 +4,5 @@
 export * from './guest-image.js';
 export { FAILOVER_ONLY_MODULES, renderInitScript, type InitScriptOptions } from './guest-init.js';
 export * from './guest-observer.js';
+export * from './guest-replug.js';
 export * from './accel.js';

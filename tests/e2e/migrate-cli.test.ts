@@ -103,7 +103,17 @@ test('migrate --json: unplug, wait-unplug, completed; the destination QEMU is th
   const r = await cli('migrate', FO, 'local', '--json');
   const took = performance.now() - t0;
   assert.equal(r.code, 0, r.stderr);
-  const rep = JSON.parse(r.stdout) as MigrationReportJson & { domain: { pid: number; state: string; reason: string } };
+  const rep = JSON.parse(r.stdout) as MigrationReportJson & {
+    domain: { pid: number; state: string; reason: string };
+    guest: { timeoutMs: number; primaries: { id: string; plugged: boolean; enabledAfterMs: number | null }[]; problem: string | null };
+  };
+  // afterwards the CLI waited for the guest's driver to enable the re-plugged primary (QEMU's view)
+  assert.equal(rep.guest.problem, null, r.stderr);
+  assert.equal(rep.guest.timeoutMs, 20_000);
+  assert.deepEqual(rep.guest.primaries.map((p) => [p.id, p.plugged]), [['ua-primary0', true]]);
+  const enabledAfter = rep.guest.primaries[0]!.enabledAfterMs;
+  assert.ok(enabledAfter !== null && enabledAfter < 20_000, `enabled after ${enabledAfter} ms`);
+  assert.doesNotMatch(r.stderr, /warning:/);
   const tl = rep.timeline;
   assert.ok(tl.some((e) => e.event === 'UNPLUG_PRIMARY' && e.detail === 'ua-primary0'), 'UNPLUG_PRIMARY');
   const phases = tl.filter((e) => e.event === undefined).map((e) => e.phase);
@@ -126,7 +136,8 @@ test('migrate --json: unplug, wait-unplug, completed; the destination QEMU is th
   await waitUnplugReplug(foConsole, 'on the destination', from);
   t.diagnostic(
     `CLI ${Math.round(took)} ms; migration ${Math.round(rep.elapsedMs)} ms, QEMU total ${rep.totalTimeMs} ms, ` +
-      `downtime ${rep.downtimeMs} ms, wait-unplug ${rep.unplugMs} ms, RAM ${(rep.ramTransferredBytes! / 1e6).toFixed(1)} MB`,
+      `downtime ${rep.downtimeMs} ms, wait-unplug ${rep.unplugMs} ms, RAM ${(rep.ramTransferredBytes! / 1e6).toFixed(1)} MB; ` +
+      `guest driver enabled the primary ${enabledAfter} ms after the CLI's migration returned`,
   );
 });
 
@@ -178,6 +189,7 @@ test('the migrated domain migrates again (human output), then destroy ends it', 
         '  ua-primary0 \\(standby ua-standby0\\): unplugged on the source, re-plugged on the destination\n',
     ),
   );
+  assert.match(r.stdout, /^ {2}guest: ua-primary0 enabled by its driver \d+\.\d s after the migration$/m);
   assert.ok(r.stdout.endsWith(`Domain '${FO}' now runs in QEMU pid ${dst.pid}\n\n`), r.stdout);
   assert.equal(isProcessAlive(src.pid, src.pidStart), false);
   await waitUnplugReplug(foConsole, 'on the new destination', from);

@@ -35,6 +35,7 @@ import {
   observeDomain,
 } from './state.js';
 import { type MigrateLocalOptions, type MigrateLocalResult, migrateDomainLocal } from './migrate.js';
+import { type PrimaryUptake, waitPrimariesEnabled } from './guest.js';
 import type { HostdevHostOptions } from './hostdev.js';
 import { DomainStore } from './store.js';
 import { NetworkDriver } from './network-driver.js';
@@ -48,6 +49,7 @@ import { defaultBuildCommand, defaultChooseAccel, defaultPostParse } from './wir
 export type { CommandBuilder, DomainSummary, DriverTimeouts, PostParser } from './state.js';
 export type { DestroyOptions, ShutdownOptions, StartResult, StopResult } from './lifecycle.js';
 export type { MigrateLocalOptions, MigrateLocalResult } from './migrate.js';
+export type { PrimaryUptake } from './guest.js';
 export type { HostdevHostOptions } from './hostdev.js';
 export { NetworkDriver, type NetworkSummary, type DefineNetworkResult } from './network-driver.js';
 export { DOMAIN_STATE_TEXT, DomainStore, type DomainStateName, type DomainStatus } from './store.js';
@@ -238,5 +240,13 @@ export class QemuDriver {
    */
   migrateLocal(ref: string, opts: MigrateLocalOptions = {}): Promise<MigrateLocalResult> {
     return migrateDomainLocal(this.#ctx, ref, opts);
+  }
+
+  /**
+   * After a migration: waits (at most `timeoutMs`) until the guest's driver has enabled each failover
+   * primary in `ids` again, as QEMU sees it (BARs mapped); see driver-guest.ts.
+   */
+  waitPrimariesEnabled(name: string, ids: readonly string[], opts: { timeoutMs: number; signal?: AbortSignal }): Promise<PrimaryUptake[]> {
+    return waitPrimariesEnabled(this.#ctx, name, ids, opts);
   }
 }

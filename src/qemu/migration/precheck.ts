@@ -55,6 +55,7 @@ export interface PrecheckResult {
 interface PciDevice {
   qdev_id?: string;
   pci_bridge?: { devices?: PciDevice[] };
+  regions?: { address?: number }[];
 }
 
 /** Every qdev id in a query-pci reply, bridges included. */
@@ -64,6 +65,25 @@ export function pciQdevIds(reply: unknown): Set<string> {
     if (!Array.isArray(devices)) return;
     for (const d of devices as PciDevice[]) {
       if (typeof d?.qdev_id === 'string' && d.qdev_id !== '') out.add(d.qdev_id);
+      walk(d?.pci_bridge?.devices);
+    }
+  };
+  if (Array.isArray(reply)) for (const bus of reply as { devices?: unknown }[]) walk(bus?.devices);
+  return out;
+}
+
+/**
+ * The qdev ids in a query-pci reply whose device the guest has enabled: QEMU maps a BAR only once the
+ * guest turned on decoding in the command register, which a Linux driver does when it probes the
+ * device (`enabling device (0000 -> 0002)`). Unmapped BARs read address -1.
+ */
+export function guestEnabledPciIds(reply: unknown): Set<string> {
+  const out = new Set<string>();
+  const walk = (devices: unknown): void => {
+    if (!Array.isArray(devices)) return;
+    for (const d of devices as PciDevice[]) {
+      const mapped = Array.isArray(d?.regions) && d.regions.some((r) => typeof r?.address === 'number' && r.address !== -1);
+      if (typeof d?.qdev_id === 'string' && d.qdev_id !== '' && mapped) out.add(d.qdev_id);
       walk(d?.pci_bridge?.devices);
     }
   };

@@ -56,8 +56,8 @@ export class Inbox {
   }
 }
 
-const SRC_EVENTS = ['MIGRATION', 'UNPLUG_PRIMARY', 'MIGRATION_PASS', 'STOP', 'RESUME'];
-const DST_EVENTS = ['MIGRATION', 'FAILOVER_NEGOTIATED', 'RESUME', 'STOP'];
+const SRC_EVENTS = ['MIGRATION', 'UNPLUG_PRIMARY', 'MIGRATION_PASS', 'STOP', 'RESUME', 'DEVICE_DELETED'];
+const DST_EVENTS = ['MIGRATION', 'FAILOVER_NEGOTIATED', 'RESUME', 'STOP', 'DEVICE_DELETED'];
 const EVENTS_ON = { capabilities: [{ capability: 'events', state: true }] };
 
 export function text(e: unknown): string {

@@ -1,0 +1,88 @@
+// Did the guest take its re-plugged primary back? replugOutcome on the recorded guest-observer traces,
+// the plain statements for a guest left on the standby, and the QEMU-side check (BARs mapped) on
+// recorded query-pci replies (tests/data/guest-replug).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { guestNotUpText, parseGuestTimeout } from '../../src/cli/migrate.js';
+import type { ConsoleLine } from '../../src/testbed/guest-image.js';
+import { parseGuestLine } from '../../src/testbed/guest-init.js';
+import { describeGuestState, replugOutcome, replugTimeoutText } from '../../src/testbed/guest-replug.js';
+import type { MigrationMarks } from '../../src/testbed/guest-observer.js';
+import { guestEnabledPciIds, pciQdevIds } from '../../src/qemu/migration/index.js';
+import { testDataDir } from '../helpers/paths.js';
+
+function trace(name: string): { marks: MigrationMarks & { end?: number }; lines: ConsoleLine[] } {
+  const d = JSON.parse(readFileSync(path.join(testDataDir, 'guest-observer', `${name}.json`), 'utf8')) as {
+    marks: MigrationMarks & { end?: number };
+    lines: { t: number; line: string }[];
+  };
+  return { marks: d.marks, lines: d.lines.map((l) => ({ ...l, event: parseGuestLine(l.line) })) };
+}
+
+test('recorded demo run: enslaved 384 ms and link up 2686 ms after RESUME, on the primary', () => {
+  const { marks, lines } = trace('recorded-demo-tcg');
+  const end = Math.max(...lines.map((l) => l.t));
+  const w = replugOutcome(lines, marks.resume!, end, true);
+  assert.equal(w.onPrimary, true);
+  assert.equal(Math.round(w.enslavedAt! - marks.resume!), 384); // 9203.1 - 8819.4
+  assert.equal(Math.round(w.linkUpAt! - marks.resume!), 2686); // 11505.8 - 8819.4
+  assert.deepEqual([w.lastState?.enslaved, w.lastState?.link], [true, 'up']);
+  // a watch that ended before the link-up line: not on the primary, enslaved with the link down
+  const early = replugOutcome(lines, marks.resume!, 11_000, false);
+  assert.equal(early.onPrimary, false);
+  assert.equal(early.linkUpAt, null);
+  assert.equal(describeGuestState(early.lastState), 'netdev eth2 enslaved, link down');
+  // state lines from before RESUME (the source) never count
+  assert.equal(replugOutcome(lines, marks.resume!, marks.resume! - 1, true).lastState, null);
+});
+
+test('a watch cannot claim the primary without a link-up line', () => {
+  const { marks, lines } = trace('open-replug-gap');
+  const w = replugOutcome(lines, marks.resume!, marks.end!, true);
+  assert.equal(w.onPrimary, false);
+  assert.equal(w.waitedMs, 1250);
+  assert.equal(
+    replugTimeoutText({ ...w, waitedMs: 20_000 }, ['ua-primary0']),
+    "the migration completed and QEMU has the failover primary 'ua-primary0' plugged on the destination, but the guest " +
+      'has not brought it up after 20 s (netdev eth2 enslaved, link down); its traffic stays on the standby',
+  );
+});
+
+test('no state since the switchover, no primary, a primary not enslaved: said plainly', () => {
+  const { marks, lines } = trace('nofailover');
+  const w = replugOutcome(lines, marks.resume!, marks.resume! + 20_000, false);
+  assert.equal(w.lastState, null);
+  assert.match(replugTimeoutText(w, []), /^the migration completed and QEMU lists no failover primary on the destination, but .*\(no network state reported since the switchover\)/);
+  const s = parseGuestLine('VFSTATE t=1 master=eth0 standby=eth1 primary=- enslaved=0 link=- ifs=eth0,eth1');
+  assert.ok(s?.kind === 'state');
+  assert.equal(describeGuestState(s), 'no PCI netdev (still on the standby eth1)');
+  const stray = parseGuestLine('VFSTATE t=1 master=eth0 standby=eth1 primary=eth2 enslaved=0 link=down ifs=eth0,eth1,eth2');
+  assert.ok(stray?.kind === 'state');
+  assert.equal(describeGuestState(stray), 'netdev eth2 present but not enslaved by eth0');
+});
+
+// Recorded from QEMU 7.2 (q35, TCG): the primary right after its hot-plug, and after the guest's e1000e probed it.
+const pci = (name: string): unknown => JSON.parse(readFileSync(path.join(testDataDir, 'guest-replug', name), 'utf8'));
+
+test('query-pci: a BAR at -1 is not enabled by the guest; mapped BARs are', () => {
+  const before = pci('query-pci-plugged.json');
+  const after = pci('query-pci-enabled.json');
+  assert.ok(pciQdevIds(before).has('ua-primary0') && pciQdevIds(after).has('ua-primary0'));
+  assert.equal(guestEnabledPciIds(before).has('ua-primary0'), false);
+  assert.equal(guestEnabledPciIds(after).has('ua-primary0'), true);
+  assert.ok(guestEnabledPciIds(after).has('ua-standby0'), 'the standby behind its root port is found too');
+  assert.deepEqual([...guestEnabledPciIds(null)], []);
+});
+
+test('migrate: the plain warning and --guest-timeout', () => {
+  assert.equal(
+    guestNotUpText(['ua-primary0'], 20_000),
+    "the migration completed and QEMU has the failover primary 'ua-primary0' plugged on the destination, but the guest " +
+      'has not brought it up after 20 s (its driver has not enabled the device): its traffic stays on the standby (see docs/replug.md)',
+  );
+  assert.match(guestNotUpText(['a', 'b'], 5000), /failover primaries 'a', 'b' plugged .* brought them up after 5 s/);
+  assert.equal(parseGuestTimeout('2.5'), 2500);
+  assert.throws(() => parseGuestTimeout('-1'), /Numeric value '-1' for <guest-timeout> option is malformed or out of range$/);
+});
