@@ -60,6 +60,8 @@ interface RunRow {
   /** FAILOVER_NEGOTIATED on the destination, ms before (negative) or after RESUME. */
   negotiatedMs: number | null;
   downtimeMs: number | null;
+  /** The destination's query-pci listed the primary when the migration completed (QEMU re-plugged it). */
+  qemuReplugged: boolean | null;
   detail: string;
 }
 
@@ -138,13 +140,15 @@ try {
     const clock = timelineClock();
     let tl: TimelineEntry[];
     let downtime: number | null = null;
+    let qemuReplugged: boolean | null = null;
     try {
       const { result } = await driver.migrateLocal(name, { unplugTimeoutMs: 30_000, onProgress: clock.onProgress });
       tl = result.timeline;
       downtime = result.downtimeMs;
+      qemuReplugged = result.destination.replugged.includes(PRIMARY);
     } catch (e) {
       const why = e instanceof MigrationFailedError ? `${e.reason}: ${e.message}` : String(e);
-      rows.push({ run, boot: boots, outcome: 'migration-failed', enslavedMs: null, linkUpMs: null, negotiatedMs: null, downtimeMs: null, detail: why });
+      rows.push({ run, boot: boots, outcome: 'migration-failed', enslavedMs: null, linkUpMs: null, negotiatedMs: null, downtimeMs: null, qemuReplugged: null, detail: why });
       console.log(`  run ${run}: migration failed: ${why}`);
       await boot();
       continue;
@@ -161,6 +165,7 @@ try {
       linkUpMs: rel(w.linkUpAt),
       negotiatedMs: rel(marks.replug),
       downtimeMs: downtime,
+      qemuReplugged,
       detail: '',
     };
     if (!w.onPrimary) {
@@ -178,7 +183,7 @@ try {
     rows.push(row);
     console.log(
       `  run ${String(run).padStart(2)}: ${row.outcome.padEnd(10)} FAILOVER_NEGOTIATED ${row.negotiatedMs ?? '-'} ms, enslaved +${row.enslavedMs ?? '-'} ms, ` +
-        `link up +${row.linkUpMs ?? '-'} ms after RESUME, downtime ${row.downtimeMs ?? '-'} ms${row.detail ? `\n      ${row.detail}` : ''}`,
+        `link up +${row.linkUpMs ?? '-'} ms after RESUME, downtime ${row.downtimeMs ?? '-'} ms, QEMU re-plugged: ${row.qemuReplugged ? 'yes' : 'NO'}${row.detail ? `\n      ${row.detail}` : ''}`,
     );
     await writeFile(path.join(dump, `run-${String(run).padStart(2, '0')}.console.txt`), consoleText(c.lines, marks.migrate, marks.migrate - 1000, false) + '\n');
     if (row.outcome === 'never' && !FRESH) await boot();
@@ -200,6 +205,7 @@ console.log('');
 console.log(`| ${rows.length} runs | count |\n|---|---|`);
 for (const o of ['on-primary', 'late', 'never', 'migration-failed'] as const) console.log(`| ${o} | ${count(o)} |`);
 console.log(`\non time: enslaved ${med(ensl)} ms (${ensl[0] ?? '-'}–${ensl.at(-1) ?? '-'}), link up ${med(link)} ms (${link[0] ?? '-'}–${link.at(-1) ?? '-'}) after RESUME (median, range)`);
+console.log(`QEMU listed the primary on the destination (query-pci) in ${rows.filter((r) => r.qemuReplugged).length} of ${rows.length} runs`);
 console.log(`guest boots: ${boots}; load before: ${loadBefore}; after: ${uptime()}`);
 console.log(`bench/replug done in ${((performance.now() - t0) / 1000).toFixed(0)} s; rows in ${path.join(dump, 'rows.json')}`);
 await writeFile(path.join(dump, 'rows.json'), `${JSON.stringify(rows, null, 2)}\n`);

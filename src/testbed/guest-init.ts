@@ -17,9 +17,17 @@
 //   VFPING t=<ms> restart                               the background ping died and was restarted
 // plus busybox ping's own output (`64 bytes from 10.0.2.2: seq=N ttl=255 time=0.9 ms`).
 
-export type GuestMode = 'failover' | 'nofailover' | 'block-unplug';
+/**
+ * failover: all modules; nofailover: without the failover ones (VIRTIO_NET_F_STANDBY never acked);
+ * block-unplug: failover, then the ACPI GPEs masked (the primary is never released); no-primary-driver:
+ * failover without the primary's driver (QEMU plugs the primary, the guest never takes it up).
+ */
+export type GuestMode = 'failover' | 'nofailover' | 'block-unplug' | 'no-primary-driver';
 
-export const GUEST_MODES: readonly GuestMode[] = ['failover', 'nofailover', 'block-unplug'];
+export const GUEST_MODES: readonly GuestMode[] = ['failover', 'nofailover', 'block-unplug', 'no-primary-driver'];
+
+/** The primary's driver, left out in `no-primary-driver` mode. */
+export const PRIMARY_DRIVER_MODULE = 'e1000e';
 
 /** Modules NOT loaded in `nofailover` mode (so VIRTIO_NET_F_STANDBY is never acked). */
 export const FAILOVER_ONLY_MODULES: readonly string[] = ['failover', 'net_failover', 'virtio_net'];
@@ -89,7 +97,7 @@ for a in $cmdline; do
 done
 now
 case "$mode" in
-  failover|nofailover|block-unplug) ;;
+  failover|nofailover|block-unplug|no-primary-driver) ;;
   *) echo "VFERROR t=$T unknown mode $mode, using failover"; mode=failover ;;
 esac
 echo "VFINIT t=$T mode=$mode"
@@ -100,6 +108,7 @@ case "$mode" in
 esac
 loaded=
 for m in $mods; do
+  [ "$mode" = no-primary-driver ] && [ "$m" = ${PRIMARY_DRIVER_MODULE} ] && continue
   if insmod /lib/modules/$m.ko; then
     loaded="$loaded\${loaded:+,}$m"
   else

@@ -1,6 +1,6 @@
 // What the test guest saw during a live migration: its ping replies (busybox ping to the slirp gateway,
 // one line per reply on the serial console, stamped with the host time at which the line arrived) cut
-// into the phases of shared/notes/replug-gap.md, using marks from the migration (migrate, STOP, RESUME,
+// into the phases of docs/replug.md, using marks from the migration (migrate, STOP, RESUME,
 // destination re-plug). Pure functions: the demo, the bench and the unit tests feed them recorded lines.
 //
 // Phases and their numbers (all ms on the host clock; "lost" = ICMP sequence numbers never answered):
@@ -9,7 +9,7 @@
 //   stop-and-copy  the last source reply before RESUME -> the first destination reply (VM stopped:
 //                  requests are delayed, normally not lost)
 //   re-plug        consecutive replies on the destination (both at/after RESUME): with an emulated
-//                  e1000e primary, ~2 s of RX black hole until its link is up (replug-gap.md)
+//                  e1000e primary, ~2 s of RX black hole until its link is up (docs/replug.md)
 // Each phase reports its longest gap and the sequence numbers lost in it. The total is the sum of the three
 // longest gaps, and every sequence number lost from the last reply before `migrate` to the last one seen.
 import { parseGuestLine } from './guest-init.js';

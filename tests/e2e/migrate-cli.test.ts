@@ -222,3 +222,28 @@ test('--require-failover on a guest without the failover driver: refused, the so
   assert.equal((await cli('domstate', '--reason', name)).stdout, 'running (booted)\n\n');
   assert.equal((await cli('destroy', name)).code, 0);
 });
+
+test('a guest without a driver for its primary: the migration completes, migrate says plainly that the guest has not taken it up', { skip, timeout: 90_000 }, async (t) => {
+  const name = 'nodrv';
+  const con = await startDomain(name, '6c1d7f5e-2f1b-4b53-9a55-3f8a2c1d0e13', 'no-primary-driver');
+  // failover negotiated (the master is configured over the standby), pings flow; e1000e is never loaded
+  await waitGuest(con, 'failover master ready', (e) => e.kind === 'ready', 60_000);
+  const mods = con.lines.find((l) => l.event?.kind === 'modules')?.event;
+  assert.ok(mods?.kind === 'modules' && mods.loaded.includes('net_failover') && !mods.loaded.includes('e1000e'), JSON.stringify(mods));
+  const r = await cli('migrate', name, 'local', '--guest-timeout', '3', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(r.stdout) as MigrationReportJson & {
+    guest: { primaries: { id: string; plugged: boolean; enabledAfterMs: number | null }[]; problem: string | null };
+  };
+  assert.deepEqual(rep.pairs, [{ id: 'ua-primary0', standbyId: 'ua-standby0', failover: true, unplugRequested: true, replugged: true }]);
+  assert.deepEqual(rep.guest.primaries, [{ id: 'ua-primary0', plugged: true, enabledAfterMs: null }]);
+  const text =
+    "the migration completed and QEMU has the failover primary 'ua-primary0' plugged on the destination, but the guest " +
+    'has not brought it up after 3 s (its driver has not enabled the device): its traffic stays on the standby (see docs/replug.md)';
+  assert.equal(rep.guest.problem, text);
+  assert.match(r.stderr, new RegExp(`^warning: ${text.replace(/[()'.]/g, '\\$&')}$`, 'm'));
+  assert.doesNotMatch(r.stderr, /^error:|\n\s+at /m, 'no error, no stack');
+  assert.equal((await cli('domstate', '--reason', name)).stdout, 'running (migrated)\n\n');
+  t.diagnostic(r.stderr.split('\n').filter((l) => l.startsWith('warning:')).join('\n'));
+  assert.equal((await cli('destroy', name)).code, 0);
+});

@@ -91,6 +91,7 @@ test('guestKernelArgs', () => {
   assert.equal(guestKernelArgs('failover'), 'console=ttyS0 quiet panic=-1 vf.mode=failover');
   assert.equal(guestKernelArgs('nofailover'), 'console=ttyS0 quiet panic=-1 vf.mode=nofailover');
   assert.equal(guestKernelArgs('block-unplug'), 'console=ttyS0 quiet panic=-1 vf.mode=block-unplug');
+  assert.equal(guestKernelArgs('no-primary-driver'), 'console=ttyS0 quiet panic=-1 vf.mode=no-primary-driver');
   assert.throws(() => guestKernelArgs('bogus' as never));
 });
 
@@ -107,6 +108,7 @@ test('init script loads the module lists per mode', () => {
   assert.ok(script.includes(`nofailover) mods="${NOFO.join(' ')}" ;;`));
   assert.ok(script.includes(`*) mods="${ORDER.join(' ')}" ;;`));
   assert.ok(!NOFO.includes('virtio_net') && !NOFO.includes('net_failover'));
+  assert.ok(script.includes('[ "$mode" = no-primary-driver ] && [ "$m" = e1000e ] && continue'), 'no-primary-driver skips e1000e');
 });
 
 test('init script pings to the console without a pipe, and mounts first', () => {
