@@ -2,7 +2,8 @@
 // guest (examples/failover-emulated-primary.xml, driver path as `virt-failover migrate NAME local`)
 // migrated N times in a row. Per run: when the guest enslaved the re-plugged primary and when its link
 // came up (ms after the destination's RESUME), and whether that happened within the deadline (20 s).
-// A run that misses it is recorded with evidence in the dump directory: the migration timeline (QMP
+// A run that misses it, or whose guest kernel crashes (oops/panic, a new VFINIT), is recorded with evidence
+// in the dump directory: the migration timeline (QMP
 // events incl. FAILOVER_NEGOTIATED, UNPLUG_PRIMARY, DEVICE_DELETED), the destination's query-pci and
 // query-status, the destination's QMP events while we kept watching (up to --late more seconds) and the
 // guest's console since `migrate`. A guest that never comes back is rebooted and the series goes on.
@@ -53,7 +54,7 @@ const name = 'replug';
 interface RunRow {
   run: number;
   boot: number;
-  outcome: 'on-primary' | 'late' | 'never' | 'migration-failed';
+  outcome: 'on-primary' | 'late' | 'never' | 'guest-crashed' | 'migration-failed';
   /** ms after RESUME; null: not seen. */
   enslavedMs: number | null;
   linkUpMs: number | null;
@@ -111,7 +112,7 @@ async function investigate(run: number, tl: TimelineEntry[], resumeAt: number, m
     }
     const late = await watchGuestReplug(c, resumeAt, { timeoutMs: DEADLINE_MS + LATE_MS });
     const ids = [...pciQdevIds(pci ?? [])].filter((id) => id === PRIMARY);
-    const text = replugTimeoutText(w, ids);
+    const text = replugTimeoutText(late.crash ? late : w, ids);
     await writeFile(path.join(dir, 'timeline.txt'), `${renderTimeline(tl).join('\n')}\n`);
     await writeFile(path.join(dir, 'query-pci.json'), `${JSON.stringify(pci, null, 2)}\n`);
     await writeFile(path.join(dir, 'query-status.json'), `${JSON.stringify(status)}\n`);
@@ -170,7 +171,7 @@ try {
     };
     if (!w.onPrimary) {
       const inv = await investigate(run, tl, resumeAt, marks.migrate, w);
-      row.outcome = inv.late.onPrimary ? 'late' : 'never';
+      row.outcome = w.crash || inv.late.crash ? 'guest-crashed' : inv.late.onPrimary ? 'late' : 'never';
       row.enslavedMs = rel(inv.late.enslavedAt);
       row.linkUpMs = rel(inv.late.linkUpAt);
       row.detail = `${inv.text}; evidence in ${inv.dir}`;
@@ -186,7 +187,7 @@ try {
         `link up +${row.linkUpMs ?? '-'} ms after RESUME, downtime ${row.downtimeMs ?? '-'} ms, QEMU re-plugged: ${row.qemuReplugged ? 'yes' : 'NO'}${row.detail ? `\n      ${row.detail}` : ''}`,
     );
     await writeFile(path.join(dump, `run-${String(run).padStart(2, '0')}.console.txt`), consoleText(c.lines, marks.migrate, marks.migrate - 1000, false) + '\n');
-    if (row.outcome === 'never' && !FRESH) await boot();
+    if ((row.outcome === 'never' || row.outcome === 'guest-crashed') && !FRESH) await boot();
   }
 } finally {
   await driver.destroy(name).catch(() => undefined);
@@ -203,7 +204,7 @@ const link = sorted(ok.map((r) => r.linkUpMs));
 const ensl = sorted(ok.map((r) => r.enslavedMs));
 console.log('');
 console.log(`| ${rows.length} runs | count |\n|---|---|`);
-for (const o of ['on-primary', 'late', 'never', 'migration-failed'] as const) console.log(`| ${o} | ${count(o)} |`);
+for (const o of ['on-primary', 'late', 'never', 'guest-crashed', 'migration-failed'] as const) console.log(`| ${o} | ${count(o)} |`);
 console.log(`\non time: enslaved ${med(ensl)} ms (${ensl[0] ?? '-'}–${ensl.at(-1) ?? '-'}), link up ${med(link)} ms (${link[0] ?? '-'}–${link.at(-1) ?? '-'}) after RESUME (median, range)`);
 console.log(`QEMU listed the primary on the destination (query-pci) in ${rows.filter((r) => r.qemuReplugged).length} of ${rows.length} runs`);
 console.log(`guest boots: ${boots}; load before: ${loadBefore}; after: ${uptime()}`);

@@ -19,7 +19,16 @@ export interface ReplugWatch {
   lastState: StateEvent | null;
   /** How long the watch lasted from RESUME, ms. */
   waitedMs: number;
+  /**
+   * The guest crashed on the destination: its kernel's first oops/panic line after RESUME (the console
+   * shows them even with `quiet`), or 'rebooted' when only a new VFINIT shows it. A rebooted guest
+   * enslaves its primary again at boot; that is not a take-back after the migration.
+   */
+  crash: { at: number; text: string } | null;
 }
+
+/** Kernel lines that mean the guest is going down (printed straight to the console, untagged). */
+const CRASH = /(Kernel panic - not syncing: .*|kernel BUG at \S+|BUG: .*|general protection fault.*|Oops: .*)/;
 
 const isState = (l: ConsoleLine): l is ConsoleLine & { event: StateEvent } => l.event?.kind === 'state';
 
@@ -34,14 +43,20 @@ export async function watchGuestReplug(
   opts: { timeoutMs: number; signal?: AbortSignal },
 ): Promise<ReplugWatch> {
   const up = (l: ConsoleLine): boolean => l.t >= resumeAt && isState(l) && l.event.enslaved && l.event.link === 'up';
+  const down = (l: ConsoleLine): boolean => l.t >= resumeAt && crashText(l) !== null;
   const left = Math.max(1, resumeAt + opts.timeoutMs - performance.now());
-  let linkUp: ConsoleLine | undefined;
+  let seen: ConsoleLine | undefined;
   try {
-    linkUp = await con.waitFor(up, left, 0, opts.signal);
+    seen = await con.waitFor((l) => up(l) || down(l), left, 0, opts.signal);
   } catch (e) {
     if (opts.signal?.aborted) throw e;
   }
-  return replugOutcome(con.lines, resumeAt, linkUp?.t ?? performance.now(), linkUp !== undefined);
+  return replugOutcome(con.lines, resumeAt, seen?.t ?? performance.now(), seen !== undefined && up(seen));
+}
+
+function crashText(l: ConsoleLine): string | null {
+  if (l.event?.kind === 'init') return 'rebooted';
+  return CRASH.exec(l.line)?.[1]?.trim() ?? null;
 }
 
 /** The same outcome from recorded lines (for a trace, or once the watch is over). */
@@ -49,13 +64,17 @@ export function replugOutcome(lines: readonly ConsoleLine[], resumeAt: number, e
   let enslavedAt: number | null = null;
   let linkUpAt: number | null = null;
   let lastState: StateEvent | null = null;
+  let crash: ReplugWatch['crash'] = null;
   for (const l of lines) {
-    if (l.t < resumeAt || l.t > end || !isState(l)) continue;
+    if (l.t < resumeAt || l.t > end) continue;
+    const c = crashText(l);
+    if (c !== null && crash === null) crash = { at: l.t, text: c };
+    if (crash !== null || !isState(l)) continue; // what a rebooted guest does is not a take-back
     lastState = l.event;
     if (l.event.enslaved) enslavedAt ??= l.t;
     if (l.event.enslaved && l.event.link === 'up') linkUpAt ??= l.t;
   }
-  return { onPrimary: onPrimary && linkUpAt !== null, enslavedAt, linkUpAt, lastState, waitedMs: Math.round(end - resumeAt) };
+  return { onPrimary: onPrimary && linkUpAt !== null && crash === null, enslavedAt, linkUpAt, lastState, waitedMs: Math.round(end - resumeAt), crash };
 }
 
 /** What the guest shows of its primary in its last state, in words. */
@@ -71,6 +90,10 @@ export function describeGuestState(s: StateEvent | null): string {
  * `primaryIds` are the primaries QEMU lists on the destination (query-pci).
  */
 export function replugTimeoutText(w: ReplugWatch, primaryIds: readonly string[]): string {
+  if (w.crash) {
+    const what = w.crash.text === 'rebooted' ? 'rebooted' : `crashed (${w.crash.text})`;
+    return `the migration completed, but the guest kernel ${what} on the destination after the switchover, before it took its primary back`;
+  }
   const plugged = primaryIds.length
     ? `QEMU has the failover primary ${primaryIds.map((i) => `'${i}'`).join(', ')} plugged on the destination`
     : 'QEMU lists no failover primary on the destination';

@@ -86,3 +86,22 @@ test('migrate: the plain warning and --guest-timeout', () => {
   assert.equal(parseGuestTimeout('2.5'), 2500);
   assert.throws(() => parseGuestTimeout('-1'), /Numeric value '-1' for <guest-timeout> option is malformed or out of range$/);
 });
+
+test('recorded crash after RESUME (bench/replug): the rebooted guest enslaving its primary is not a take-back', () => {
+  const d = JSON.parse(readFileSync(path.join(testDataDir, 'guest-replug', 'crash-after-resume.json'), 'utf8')) as {
+    marks: { resume: number };
+    lines: { t: number; line: string }[];
+  };
+  const lines: ConsoleLine[] = d.lines.map((l) => ({ ...l, event: parseGuestLine(l.line) }));
+  const end = Math.max(...lines.map((l) => l.t));
+  // the trace ends with the rebooted guest on its primary: a naive watch for "enslaved, link up" would pass
+  assert.ok(lines.some((l) => l.t > d.marks.resume && l.event?.kind === 'state' && l.event.enslaved && l.event.link === 'up'));
+  const w = replugOutcome(lines, d.marks.resume, end, true);
+  assert.equal(w.onPrimary, false);
+  assert.deepEqual(w.crash, { at: 2632.3, text: 'kernel BUG at lib/list_debug.c:27!' });
+  assert.deepEqual([w.enslavedAt, w.linkUpAt, w.lastState], [null, null, null], 'nothing after the crash counts');
+  assert.equal(
+    replugTimeoutText(w, ['ua-primary0']),
+    'the migration completed, but the guest kernel crashed (kernel BUG at lib/list_debug.c:27!) on the destination after the switchover, before it took its primary back',
+  );
+});
