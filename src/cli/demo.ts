@@ -123,6 +123,8 @@ export interface GuestRecovery {
   prompt: boolean;
   /** Host time the observation ended: the last of those replies, else when we stopped waiting. */
   end: number;
+  /** The deadline from RESUME, ms. */
+  timeoutMs: number;
 }
 
 /**
@@ -135,7 +137,8 @@ export async function waitGuestRecovered(
   opts: { timeoutMs: number; signal?: AbortSignal; replies?: number },
 ): Promise<GuestRecovery> {
   const replug = await watchGuestReplug(con, resumeAt, opts);
-  if (!replug.onPrimary) return { replug, prompt: false, end: performance.now() };
+  const timeoutMs = opts.timeoutMs;
+  if (!replug.onPrimary) return { replug, prompt: false, end: performance.now(), timeoutMs };
   let n = 0;
   const want = opts.replies ?? 10;
   const from = con.lines.findIndex((l) => l.t === replug.linkUpAt) + 1;
@@ -146,10 +149,10 @@ export async function waitGuestRecovered(
       from,
       signal: opts.signal,
     });
-    return { replug, prompt: true, end: last.t };
+    return { replug, prompt: true, end: last.t, timeoutMs };
   } catch (e) {
     if (opts.signal?.aborted) throw e;
-    return { replug, prompt: false, end: performance.now() };
+    return { replug, prompt: false, end: performance.now(), timeoutMs };
   }
 }
 
@@ -206,10 +209,10 @@ export async function migrateObserved(
  * migration itself completed: this is the guest's side).
  */
 export function recoveryProblem(o: Pick<ObservedMigration, 'result' | 'recovery'>): string | null {
-  const { replug, prompt: ok } = o.recovery;
+  const { replug, prompt: ok, timeoutMs } = o.recovery;
   if (!replug.onPrimary) return replugTimeoutText(replug, o.result.destination.replugged);
   if (!ok) {
-    return `the guest brought its primary up on the destination but did not answer pings promptly within ${(replug.waitedMs / 1000).toFixed(0)} s of the switchover`;
+    return `the guest brought its primary up on the destination but did not answer pings promptly within ${(timeoutMs / 1000).toFixed(0)} s of the switchover`;
   }
   return null;
 }
@@ -373,7 +376,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         migration: migrationReportJson(observed.result),
         phases: phaseTimes(observed.result.timeline),
         guest: observed.outage,
-        guestOnPrimary: { ok: problem === null, problem, lastState: r.replug.lastState, waitedMs: r.replug.waitedMs },
+        guestOnPrimary: { ok: problem === null, problem, lastState: r.replug.lastState, crash: r.replug.crash, waitedMs: r.replug.waitedMs },
       });
     } else {
       io.out(`${renderDemoSummary(observed)}\n`);

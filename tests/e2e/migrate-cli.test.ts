@@ -75,10 +75,11 @@ async function waitGuest(con: GuestConsole, what: string, pred: (e: GuestEvent) 
 const enslaved = (e: GuestEvent): boolean => e.kind === 'state' && e.enslaved;
 const released = (e: GuestEvent): boolean => e.kind === 'state' && !e.enslaved;
 
-/** The guest's view of a failover: its primary goes (unplug), then comes back enslaved. */
+/** The guest's view of a failover: its primary goes (unplug), then comes back enslaved with its link up (docs/replug.md). */
 async function waitUnplugReplug(con: GuestConsole, where: string, from: number): Promise<void> {
   const after = await waitGuest(con, 'primary released (unplug)', released, 20_000, from);
-  await waitGuest(con, `primary enslaved again ${where}`, enslaved, 20_000, after);
+  await waitGuest(con, `primary enslaved again with its link up ${where}`, (e) => enslaved(e) && e.kind === 'state' && e.link === 'up', 20_000, after);
+  assert.ok(!con.lines.slice(after).some((l) => l.event?.kind === 'init'), `the guest rebooted ${where}`);
 }
 
 function record(name: string): { pid: number; pidStart?: string; runDir?: string } {

@@ -5,12 +5,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { recoveryProblem } from '../../src/cli/demo.js';
 import { guestNotUpText, parseGuestTimeout } from '../../src/cli/migrate.js';
 import type { ConsoleLine } from '../../src/testbed/guest-image.js';
 import { parseGuestLine } from '../../src/testbed/guest-init.js';
 import { describeGuestState, replugOutcome, replugTimeoutText } from '../../src/testbed/guest-replug.js';
 import type { MigrationMarks } from '../../src/testbed/guest-observer.js';
-import { guestEnabledPciIds, pciQdevIds } from '../../src/qemu/migration/index.js';
+import { guestEnabledPciIds, pciQdevIds, type MigrationResult } from '../../src/qemu/migration/index.js';
 import { testDataDir } from '../helpers/paths.js';
 
 function trace(name: string): { marks: MigrationMarks & { end?: number }; lines: ConsoleLine[] } {
@@ -103,5 +104,23 @@ test('recorded crash after RESUME (bench/replug): the rebooted guest enslaving i
   assert.equal(
     replugTimeoutText(w, ['ua-primary0']),
     'the migration completed, but the guest kernel crashed (kernel BUG at lib/list_debug.c:27!) on the destination after the switchover, before it took its primary back',
+  );
+});
+
+test('demo/bench: recoveryProblem says what the guest did not do, null when it is back', () => {
+  const { marks, lines } = trace('recorded-demo-tcg');
+  const result = { destination: { replugged: ['ua-primary0'] } } as unknown as MigrationResult;
+  const end = Math.max(...lines.map((l) => l.t));
+  const back = replugOutcome(lines, marks.resume!, end, true);
+  assert.equal(recoveryProblem({ result, recovery: { replug: back, prompt: true, end, timeoutMs: 20_000 } }), null);
+  assert.equal(
+    recoveryProblem({ result, recovery: { replug: back, prompt: false, end, timeoutMs: 20_000 } }),
+    'the guest brought its primary up on the destination but did not answer pings promptly within 20 s of the switchover',
+  );
+  const stuck = { ...replugOutcome(lines, marks.resume!, 11_000, false), waitedMs: 20_000 };
+  assert.equal(
+    recoveryProblem({ result, recovery: { replug: stuck, prompt: false, end: 11_000, timeoutMs: 20_000 } }),
+    "the migration completed and QEMU has the failover primary 'ua-primary0' plugged on the destination, but the guest " +
+      'has not brought it up after 20 s (netdev eth2 enslaved, link down); its traffic stays on the standby',
   );
 });
