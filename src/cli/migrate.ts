@@ -1,8 +1,10 @@
 // `virt-failover migrate DOMAIN local [--unplug-timeout SECONDS] [--require-failover] [--resume]
-//   [--timeout SECONDS [--timeout-suspend]] [--max-downtime MS] [--bandwidth MiB/s]`:
+//   [--timeout SECONDS [--timeout-suspend]] [--max-downtime MS] [--bandwidth MiB/s] [--guest-timeout SECONDS]`:
 // live migration into a second QEMU on this host (other destinations come with the multi-host
 // transport). Progress goes to stderr (one rewritten line on a terminal, plain lines otherwise), the
 // summary to stdout; --json prints the report (timeline in ms) or, on failure, the failure report.
+// Afterwards it waits (--guest-timeout) for the guest's driver to enable each re-plugged primary, as
+// QEMU sees it, and warns plainly when the guest does not (docs/replug.md); the migration stands.
 // Ctrl-C / SIGTERM / SIGHUP cancel the migration: the guest stays on the source. A kill -9 leaves a
 // record that the next command on the domain settles (src/qemu/driver/reconcile.ts).
 import type { Command } from 'commander';
