@@ -27,8 +27,11 @@ export interface ReplugWatch {
   crash: { at: number; text: string } | null;
 }
 
-/** Kernel lines that mean the guest is going down (printed straight to the console, untagged). */
-const CRASH = /(Kernel panic - not syncing: .*|kernel BUG at \S+|BUG: .*|general protection fault.*|Oops: .*)/;
+/**
+ * Kernel lines that mean the guest is going down (printed straight to the console, untagged). A soft
+ * lockup report is left out: a TCG guest on a busy host can print one and carry on.
+ */
+const CRASH = /(Kernel panic - not syncing: .*|kernel BUG at \S+|BUG: (?!soft lockup).*|general protection fault.*|Oops: .*)/;
 
 const isState = (l: ConsoleLine): l is ConsoleLine & { event: StateEvent } => l.event?.kind === 'state';
 

@@ -124,3 +124,19 @@ test('demo/bench: recoveryProblem says what the guest did not do, null when it i
       'has not brought it up after 20 s (netdev eth2 enslaved, link down); its traffic stays on the standby',
   );
 });
+
+test('crash lines: a panic or BUG counts from RESUME on, a soft lockup report does not', () => {
+  const at = (t: number, line: string): ConsoleLine => ({ t, line, event: parseGuestLine(line) });
+  const lines = [
+    at(50, '[   10.1] BUG: unable to handle page fault for address: 0000000000001000'),
+    at(150, '[   12.0] watchdog: BUG: soft lockup - CPU#0 stuck for 23s! [ping:100]'),
+    at(160, 'VFSTATE t=12100 master=eth0 standby=eth1 primary=eth2 enslaved=1 link=up ifs=eth0,eth1,eth2'),
+  ];
+  const w = replugOutcome(lines, 100, 200, true);
+  assert.deepEqual([w.crash, w.onPrimary], [null, true], 'before RESUME: the source, not ours to judge here');
+  const panic = replugOutcome([...lines, at(170, '[   12.2] Kernel panic - not syncing: Fatal exception in interrupt')], 100, 200, true);
+  assert.deepEqual(panic.crash, { at: 170, text: 'Kernel panic - not syncing: Fatal exception in interrupt' });
+  assert.equal(panic.onPrimary, false);
+  const reboot = replugOutcome([...lines, at(180, 'VFINIT t=900 mode=failover')], 100, 200, true);
+  assert.deepEqual(reboot.crash, { at: 180, text: 'rebooted' });
+});
