@@ -4,7 +4,7 @@
 import type { DestinationHandle } from './dest.js';
 import type { MigrationFailureReason } from './phases.js';
 import { pciQdevIds } from './precheck.js';
-import { MigrationRunBase, quoteList, type MigrateStats } from './run.js';
+import { describeExit, MigrationRunBase, quoteList, type MigrateStats } from './run.js';
 import type { MigrationResult, PairOutcome } from './types.js';
 
 export class MigrationRun<D extends DestinationHandle> extends MigrationRunBase<D> {
@@ -93,12 +93,33 @@ export class MigrationRun<D extends DestinationHandle> extends MigrationRunBase<
     );
   }
 
+  /**
+   * The source may report the broken stream before the destination's exit reaches us (under load the
+   * child's exit notice lags): wait up to destinationGraceMs for it. A destination killed by a signal
+   * is the cause; one that exits with a code after the stream broke is a consequence and is not taken.
+   */
+  async noticeKilledDestination(): Promise<void> {
+    if (this.cancel || this.dstExit || !this.dst) return;
+    let timer: unknown;
+    const exit = await Promise.race([
+      this.dst.exited.then((x) => describeExit(x)),
+      new Promise<undefined>((resolve) => (timer = this.timers.setTimeout(() => resolve(undefined), this.o.destinationGraceMs ?? 1000))),
+    ]);
+    this.timers.clearTimeout(timer);
+    if (!exit?.startsWith('signal ')) return;
+    this.dstExit = exit;
+    // the phase it died in: the last one before the source's 'failed'
+    this.dstExitPhase = this.m.timeline.filter((e) => e.event === undefined && e.phase !== 'failed').at(-1)?.phase;
+    this.m.note('dst:exit', exit);
+  }
+
   /** Source reached cancelled/failed: confirm it runs and has its primaries back, kill the destination, throw. */
   override async recover(final: 'cancelled' | 'failed'): Promise<never> {
     this.disarm('cancel');
     this.disarm('poll');
     const src = this.o.source;
     const info = final === 'failed' ? await src.execute<MigrateStats>('query-migrate', undefined, this.cmd).catch(() => undefined) : undefined;
+    if (final === 'failed') await this.noticeKilledDestination();
     await this.killDestination();
     const fo = this.pre?.pairs.filter((p) => p.failover).map((p) => p.id) ?? [];
     const pci = pciQdevIds(await src.execute('query-pci', undefined, this.cmd).catch(() => []));
