@@ -6,6 +6,7 @@
 // wait-unplug is held by the test guest's block-unplug mode (it never lets go of its primary).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -117,9 +118,11 @@ async function assertSettled(name: string, uuid: string, label: string): Promise
 }
 
 const FO = 'crash';
-const FO_UUID = '7d2e8f6a-3a2c-4c64-8b66-4a9b3d2e1f21';
+// Fresh UUIDs per run: the checks look for the guest's QEMUs machine-wide, and another run of this file
+// (a second checkout) must not be counted as ours.
+const FO_UUID = randomUUID();
 const BLOCK = 'held';
-const BLOCK_UUID = '7d2e8f6a-3a2c-4c64-8b66-4a9b3d2e1f22';
+const BLOCK_UUID = randomUUID();
 
 const enslavedUp = (e: GuestEvent): boolean => e.kind === 'state' && e.enslaved && e.link === 'up';
 
