@@ -28,7 +28,7 @@ export function registerDomxmlToNative(program: Command, io: CliIo): void {
       .option('--runtime-dir <dir>', 'runtime directory for sockets and the master key (default profile)', '/run/virt-failover/DOMAIN'),
   ).action(async (file: string, opts: Options) => {
     const parsed = await readDomainFile(file);
-    const { dom, caps, profile } = await postParseWithOptions(parsed, opts);
+    const { dom, caps, profile } = await postParseWithOptions(parsed, opts, io.err);
     validateDomain(dom);
     validateDomainForQemu(dom, caps);
     const networks = opts.networkDir || opts.portDir ? await loadNetworkResolver({ networkDir: opts.networkDir, portDir: opts.portDir }) : undefined;

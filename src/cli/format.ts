@@ -14,7 +14,7 @@ export function registerFormat(program: Command, io: CliIo): void {
       .option('--post-parse', 'apply post-parse defaults and PCI addresses as libvirt does at define'),
   ).action(async (file: string, opts: QemuCliOptions & { postParse?: boolean }) => {
     let dom = await readDomainFile(file);
-    if (opts.postParse) dom = (await defineWithOptions(dom, opts)).dom;
+    if (opts.postParse) dom = (await defineWithOptions(dom, opts, io.err)).dom;
     if (io.json) printJson(io, dom);
     else io.out(formatDomain(dom));
   });

@@ -6,10 +6,9 @@ import { parseXml, type XmlElement } from '../util/xml.js';
 import { isVirtFailoverError } from '../util/errors.js';
 import { lintDomainXml, type LintFinding, type LintOptions } from '../lint/index.js';
 import { type CliIo, printJson } from './io.js';
-import { capsFor } from './qemu-options.js';
+import { capsNote, chooseCaps } from './qemu-options.js';
 import { postParseDomain } from '../qemu/postparse/index.js';
-import { findEmulator } from '../conf/emulator.js';
-import { parseDomain } from '../conf/domain.js';
+import { type Domain, parseDomain } from '../conf/domain.js';
 
 export interface LintResult {
   file: string;
@@ -29,11 +28,11 @@ export function lintResult(file: string, findings: LintFinding[]): LintResult {
 }
 
 /** Reads `file` once; an unreadable or unparsable file is one error finding. */
-export async function lintFile(file: string, cmdOpts: LintCliOptions = {}): Promise<LintResult> {
+export async function lintFile(file: string, cmdOpts: LintCliOptions = {}, note?: (text: string) => void): Promise<LintResult> {
   let findings: LintFinding[];
   try {
     const root = parseXml(await readFileBounded(file), { source: file });
-    findings = lintDomainXml(root, await lintOptionsFor(root, cmdOpts));
+    findings = lintDomainXml(root, await lintOptionsFor(root, cmdOpts, note));
   } catch (e) {
     if (!isVirtFailoverError(e)) throw e;
     findings = [{ severity: 'error', rule: 'unreadable', path: '/', message: e.message }];
@@ -57,27 +56,32 @@ export function lintExitCode(results: LintResult[]): number {
 }
 
 /**
- * Placement rules need the addresses libvirt would assign: post-parse with
- * --caps, or with a (cached) probe of the domain's emulator unless --no-probe.
+ * Placement rules need the addresses libvirt would assign: post-parse with --caps, --emulator,
+ * the cached capabilities of the domain's emulator or the default QEMU (chooseCaps: the file's
+ * own <emulator> is never run), unless --no-probe.
  */
 interface LintCliOptions {
   caps?: string;
+  emulator?: string;
   probe?: boolean;
 }
 
-async function lintOptionsFor(root: XmlElement, cmdOpts: LintCliOptions): Promise<LintOptions> {
+async function lintOptionsFor(root: XmlElement, cmdOpts: LintCliOptions, note?: (text: string) => void): Promise<LintOptions> {
   if (!cmdOpts.caps && cmdOpts.probe === false) return {};
-  let emulator: string | undefined;
+  let parsed: Domain;
   try {
-    emulator = findEmulator(parseDomain(root, { inactive: true }).devices);
+    parsed = parseDomain(root, { inactive: true });
   } catch {
     return {}; // lintDomainXml reports why libvirt rejects it
   }
   try {
-    const caps = await capsFor({ caps: cmdOpts.caps, emulator });
+    const choice = await chooseCaps({ caps: cmdOpts.caps, emulator: cmdOpts.emulator }, parsed);
+    const text = capsNote(choice, parsed);
+    if (text) note?.(text);
+    const caps = choice.caps;
     return { postParse: (dom) => postParseDomain(dom, caps, { profile: 'default' }) };
   } catch (e) {
-    if (!isVirtFailoverError(e) || cmdOpts.caps) throw e;
+    if (!isVirtFailoverError(e) || cmdOpts.caps || cmdOpts.emulator) throw e;
     return {}; // no usable QEMU here: check only the addresses written in the XML
   }
 }
@@ -87,11 +91,12 @@ export function registerLint(program: Command, io: CliIo, setExit: (code: number
     .command('lint')
     .description('check failover pairs for what libvirt does not: MACs, aliases, PCIe placement, dropped XML')
     .argument('<file...>', 'domain XML files')
-    .option('--caps <file>', "libvirt QEMU capabilities XML to assign addresses with (default: probe the domain's emulator)")
+    .option('--caps <file>', 'libvirt QEMU capabilities XML to assign addresses with')
+    .option('--emulator <path>', "QEMU binary to probe (default: the cached capabilities of the file's <emulator>, else $VIRT_FAILOVER_QEMU or qemu-system-x86_64; the file's own <emulator> is never run)")
     .option('--no-probe', 'do not probe QEMU; check only addresses written in the XML')
     .action(async (files: string[], cmdOpts: LintCliOptions) => {
       const results: LintResult[] = [];
-      for (const f of files) results.push(await lintFile(f, cmdOpts));
+      for (const f of files) results.push(await lintFile(f, cmdOpts, io.err));
       if (io.json) printJson(io, results);
       else for (const r of results) io.out(renderLintHuman(r));
       setExit(lintExitCode(results));

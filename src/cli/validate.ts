@@ -12,9 +12,9 @@ export interface ValidateResult {
   error?: { code: string; message: string };
 }
 
-export async function validateFile(file: string, opts: QemuCliOptions = {}): Promise<ValidateResult> {
+export async function validateFile(file: string, opts: QemuCliOptions = {}, note?: (text: string) => void): Promise<ValidateResult> {
   try {
-    await defineWithOptions(await readDomainFile(file), opts);
+    await defineWithOptions(await readDomainFile(file), opts, note);
     return { file, ok: true };
   } catch (e) {
     if (!isVirtFailoverError(e)) throw e;
@@ -30,7 +30,7 @@ export function registerValidate(program: Command, io: CliIo, setExit: (code: nu
       .argument('<file...>', 'domain XML files'),
   ).action(async (files: string[], opts: QemuCliOptions) => {
     const results: ValidateResult[] = [];
-    for (const f of files) results.push(await validateFile(f, opts));
+    for (const f of files) results.push(await validateFile(f, opts, io.err));
     if (io.json) printJson(io, results);
     else {
       for (const r of results) {

@@ -39,6 +39,7 @@ export { ReplayQmpExecutor, parseQmpReplies, splitJsonStream, type RecordedExcha
 export {
   CAPS_CACHE_FORMAT,
   DEFAULT_PROBE_TIMEOUT_MS,
+  cachedQemuCaps,
   capsCacheFile,
   defaultCapsCacheDir,
   launchProbeProcess,

@@ -145,11 +145,14 @@ async function writeFileAtomic(file: string, data: string): Promise<void> {
   }
 }
 
-/**
- * Capabilities of `binary`: from the cache when its entry matches the binary's realpath,
- * size and mtime (and our format version), else by starting QEMU and asking over QMP.
- */
-export async function probeQemuCaps(binary: string, opts: ProbeOptions = {}): Promise<QemuCaps> {
+interface CacheSlot {
+  key: CapsCacheKey;
+  file: string;
+  cacheDir: string;
+}
+
+/** The cache key of `binary` (realpath, size, mtime: a stat, nothing is run) and its cache file. */
+async function cacheSlot(binary: string, opts: ProbeOptions): Promise<CacheSlot> {
   let real: string;
   let st: { size: bigint; mtimeNs: bigint; isFile(): boolean };
   try {
@@ -159,7 +162,6 @@ export async function probeQemuCaps(binary: string, opts: ProbeOptions = {}): Pr
     throw new SystemError(`Cannot find QEMU binary ${binary}: ${errText(e)}`, { cause: e });
   }
   if (!st.isFile()) throw new SystemError(`Cannot find QEMU binary ${binary}: not a regular file`);
-  const timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   const wanted = opts.accels ?? ['tcg', 'kvm'];
   const kvmAccessible = wanted.includes('kvm') && (await canUse(opts.kvmDevice ?? '/dev/kvm'));
   const key: CapsCacheKey = {
@@ -170,7 +172,34 @@ export async function probeQemuCaps(binary: string, opts: ProbeOptions = {}): Pr
     kvmAccessible,
   };
   const cacheDir = opts.cacheDir ?? defaultCapsCacheDir();
-  const file = capsCacheFile(cacheDir, real);
+  return { key, cacheDir, file: capsCacheFile(cacheDir, real) };
+}
+
+/**
+ * The cached capabilities of `binary` when a valid entry exists, else undefined. Never starts
+ * the binary: for verbs that read files from others (lint, format, domxml-to-native).
+ */
+export async function cachedQemuCaps(binary: string, opts: ProbeOptions = {}): Promise<QemuCaps | undefined> {
+  let slot: CacheSlot;
+  try {
+    slot = await cacheSlot(binary, opts);
+  } catch {
+    return undefined;
+  }
+  const cached = await readCache(slot.file, slot.key);
+  if (cached) cached.binary = binary;
+  return cached;
+}
+
+/**
+ * Capabilities of `binary`: from the cache when its entry matches the binary's realpath,
+ * size and mtime (and our format version), else by starting QEMU and asking over QMP.
+ */
+export async function probeQemuCaps(binary: string, opts: ProbeOptions = {}): Promise<QemuCaps> {
+  const { key, file, cacheDir } = await cacheSlot(binary, opts);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  const wanted = key.accels;
+  const kvmAccessible = key.kvmAccessible;
   if (!opts.refresh) {
     const cached = await readCache(file, key);
     if (cached) {
