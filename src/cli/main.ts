@@ -1,6 +1,6 @@
 // virt-failover: virsh-like verbs for virtio-net failover pairs. The executable is bin.ts.
 import { Command, CommanderError } from 'commander';
-import { isVirtFailoverError } from '../util/errors.js';
+import { capQuotedValues, isVirtFailoverError } from '../util/errors.js';
 import type { CliIo } from './io.js';
 import { registerValidate } from './validate.js';
 import { registerFormat } from './format.js';
@@ -86,7 +86,7 @@ export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<numbe
       // help/version exit 0; usage errors were already printed by commander
       return e.exitCode === 0 ? 0 : 2;
     }
-    const message = isVirtFailoverError(e) ? e.message : `internal error: ${(e as Error)?.message ?? String(e)}`;
+    const message = isVirtFailoverError(e) ? e.message : `internal error: ${capQuotedValues((e as Error)?.message ?? String(e))}`;
     const code = isVirtFailoverError(e) ? e.code : 'INTERNAL_ERROR';
     if (sink.json) sink.out(JSON.stringify({ error: { code, message } }, null, 2) + '\n');
     else sink.err(`error: ${message}\n`);

@@ -1,12 +1,36 @@
 // Typed errors. Each class mirrors one libvirt error code: `message` is exactly what
 // libvirt prints (prefix + detail), `detail` is the text without the prefix.
 
+/** Longest value an error message repeats from its input; longer ones end in "...". */
+export const MAX_QUOTED_CHARS = 256;
+
+/** `value` cut to MAX_QUOTED_CHARS characters plus "..." (never splitting a surrogate pair). */
+export function capValue(value: string, max = MAX_QUOTED_CHARS): string {
+  if (value.length <= max) return value;
+  let cut = value.slice(0, max);
+  if (/[\uD800-\uDBFF]$/.test(cut)) cut = cut.slice(0, -1);
+  return `${cut}...`;
+}
+
+/**
+ * Caps what a message echoes from its input: every '...'-quoted value and every other
+ * run without blanks longer than MAX_QUOTED_CHARS (a 2 MB attribute must not make a
+ * 2 MB error line). Every error class applies it to its detail.
+ */
+export function capQuotedValues(text: string, max = MAX_QUOTED_CHARS): string {
+  if (text.length <= max) return text;
+  return text
+    .replace(/'([^']*)'/g, (all, inner: string) => (inner.length > max ? `'${capValue(inner, max)}'` : all))
+    .replace(/[^\s']+/g, (run) => (run.length > max + 3 ? capValue(run, max) : run));
+}
+
 export abstract class VirtFailoverError extends Error {
   abstract readonly code: string;
   readonly detail: string;
   constructor(prefix: string, detail: string, options?: { cause?: unknown }) {
-    super(prefix ? `${prefix}: ${detail}` : detail, options);
-    this.detail = detail;
+    const capped = capQuotedValues(detail);
+    super(prefix ? `${prefix}: ${capped}` : capped, options);
+    this.detail = capped;
   }
 }
 
