@@ -3,6 +3,7 @@
 import { XmlError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { parseUIntAttr } from './common.js';
+import { propUInt } from './props.js';
 
 export interface Zpci {
   uid?: number;
@@ -97,6 +98,8 @@ export function parseAddress(r: ElementReader): Address {
   } else if (type === undefined || type === '') {
     throw new XmlError('No type specified for device address');
   } else {
+    // virDomainDeviceISAAddressParseXML: iobase and irq are hexadecimal unsigned ints.
+    if (type === 'isa') for (const k of ['iobase', 'irq']) propUInt(r, k, { base: 16 });
     const attrs: [string, string][] = [];
     for (const [k, v] of r.el.attrs) if (k !== 'type') { r.attr(k); attrs.push([k, v]); }
     addr = { type, attrs };

@@ -1,11 +1,14 @@
 // <cpu mode='custom' match='exact' check='none'><model fallback='forbid'>qemu64</model></cpu>:
 // the guest CPU (libvirt's virCPUDef, guest type). <numa> is kept as written,
 // at its position (last).
-import { ConfigUnsupportedError, XmlError } from '../util/errors.js';
+import { ConfigUnsupportedError, InternalError, XmlError } from '../util/errors.js';
 import type { ElementReader, Extra, XmlWriter } from '../util/xml.js';
 import { attrsOf, orderedChildren } from './children.js';
 import type { OnOff } from './common.js';
 import { propEnum, propInt, propOnOff, propUInt } from './props.js';
+
+/** The characters of a CPU feature name (libvirt's cputypes schema, featureName). */
+const CPU_FEATURE_NAME_RE = /^[A-Za-z0-9_.-]+$/;
 
 export const CPU_MODES = ['custom', 'host-model', 'host-passthrough', 'maximum'] as const;
 export type CpuMode = (typeof CPU_MODES)[number];
@@ -124,6 +127,9 @@ export function parseCpu(r: ElementReader): Cpu {
     }
     const name = f.attr('name');
     if (!name) throw new XmlError('Invalid CPU feature name');
+    // libvirt's CPU map knows only names of this form (its schema's featureName); a name reaches
+    // -cpu MODEL,NAME=on, so anything else is refused as the CPU driver does.
+    if (!CPU_FEATURE_NAME_RE.test(name)) throw new InternalError(`unknown CPU feature ${name}`);
     if (cpu.features.some((x) => x.name === name)) throw new XmlError(`CPU feature '${name}' specified more than once`);
     const feature: Cpu['features'][number] = { name, policy: (policyRaw ?? 'require') as CpuFeaturePolicy };
     const extra = f.rest();

@@ -168,6 +168,16 @@ function parseSource(r: ElementReader, attr: string, ctx: { inactive: boolean })
 }
 
 /** virDomainDiskDefParseXML */
+/** virValidateWWN: 16 hex digits, optionally after "0x" (libvirt reports it as an internal error). */
+export function validateWwn(wwn: string): void {
+  if (!/^(0x)?[0-9A-Fa-f]{16}$/.test(wwn)) throw new InternalError(`Malformed wwn: ${wwn}`);
+}
+
+/** The WWN as the number QEMU's wwn property takes. */
+export function wwnValue(wwn: string): bigint {
+  return BigInt(`0x${wwn.replace(/^0x/, '')}`);
+}
+
 export function parseDisk(r: ElementReader, ctx: { inactive: boolean }): Disk {
   const type = (propEnum(r, 'type', DISK_TYPES, { nonzero: true }) ?? 'file') as DiskType;
   const device = propEnum(r, 'device', DISK_DEVICES) ?? 'disk';
@@ -242,6 +252,7 @@ export function parseDisk(r: ElementReader, ctx: { inactive: boolean }): Disk {
     const el = r.child(name);
     if (el && el.text() !== '') disk[name] = el.text();
   }
+  if (disk.wwn !== undefined) validateWwn(disk.wwn);
   disk.info = parseDeviceInfo(r, ctx);
   delete disk.info.rom; // disks take <boot> but no <rom>
   const extra = r.rest();

@@ -5,7 +5,7 @@ import { ElementReader, type Extra, type XmlElement, XmlWriter, parseXml } from 
 import { assignParsePorts, consoleCompatView } from './chardev.js';
 import { type Clock, type Pm, formatClock, formatPm, parseClock, parsePm } from './clock.js';
 import { parseUIntAttr } from './common.js';
-import { propEnum } from './props.js';
+import { parseIntegerString, propEnum } from './props.js';
 import { checkUsbControllers, orderControllers, usbDisabled } from './controller.js';
 import { type Cpu, formatCpu, parseCpu } from './cpu.js';
 import type { ParseContext } from './device-info.js';
@@ -108,8 +108,11 @@ export function parseDomain(root: XmlElement, ctx: ParseContext): Domain {
   if (cur) dom.currentMemory = parseMemoryValue(cur);
   const vcpu = r.child('vcpu');
   if (vcpu) {
-    const count = Number(vcpu.text().trim() || '1');
-    if (!Number.isInteger(count) || count < 0) throw new XmlError('maximum vcpus count must be an integer');
+    // virXPathUInt: an unsigned 32-bit decimal (no exponent, no hex, no float).
+    const text = vcpu.text().trim();
+    const parsed = text === '' ? 1n : parseIntegerString(text, 10);
+    if (parsed === undefined || parsed < 0n || parsed > 0xffffffffn) throw new XmlError('maximum vcpus count must be an integer');
+    const count = Number(parsed);
     dom.vcpu = { count };
     const placement = vcpu.attr('placement');
     const cpuset = vcpu.attr('cpuset');

@@ -1,6 +1,7 @@
 // Memory sizes (<memory unit='MiB'>512</memory>): stored in KiB like libvirt.
-import { XmlError } from '../util/errors.js';
+import { NumericalOverflowError, XmlError } from '../util/errors.js';
 import type { ElementReader } from '../util/xml.js';
+import { propOnOff } from './props.js';
 
 export interface MemoryAmount {
   kib: number;
@@ -17,19 +18,31 @@ const UNITS: Record<string, number> = {
   eb: 1000 ** 6, e: 1024 ** 6, eib: 1024 ** 6,
 };
 
-/** Scale value+unit to KiB, rounding up (virScaleInteger + VIR_DIV_UP). */
+const ULLONG_MAX = 2n ** 64n - 1n;
+/** virMemoryMaxValue on 64-bit hosts: off_t's limit, LLONG_MAX bytes. */
+const MEMORY_MAX_BYTES = 2n ** 63n - 1n;
+
+/**
+ * Scale value+unit to KiB, rounding up (virDomainParseMemory: virParseScaledValue with
+ * LLONG_MAX bytes as the limit, then VIR_DIV_UP). The result stays below 2^53, so it is an
+ * exact JavaScript integer.
+ */
 export function scaleToKiB(value: string, unit: string | undefined, element: string): number {
   const v = value.trim();
-  if (!/^[0-9]+$/.test(v)) throw new XmlError(`could not parse memory element ./${element}`);
+  if (!/^[0-9]+$/.test(v) || BigInt(v) > ULLONG_MAX) throw new XmlError(`could not parse memory element ./${element}`);
   const factor = UNITS[(unit ?? 'KiB').toLowerCase()];
   if (factor === undefined) throw new XmlError(`unknown suffix '${unit}'`);
-  const bytes = BigInt(v) * BigInt(factor);
-  return Number((bytes + 1023n) / 1024n);
+  const n = BigInt(v);
+  if (n > MEMORY_MAX_BYTES / BigInt(factor)) throw new NumericalOverflowError(`value too large: ${n}${unit ?? ''}`);
+  const kib = (n * BigInt(factor) + 1023n) / 1024n;
+  if (kib >= (MEMORY_MAX_BYTES + 1023n) / 1024n) throw new NumericalOverflowError('size value too large');
+  return Number(kib);
 }
 
 export function parseMemoryValue(r: ElementReader): MemoryAmount {
   const m: MemoryAmount = { kib: scaleToKiB(r.text(), r.attr('unit'), r.name) };
-  const dc = r.attr('dumpCore');
+  // virXMLPropTristateSwitch: on/off only (the value reaches -machine dump-guest-core=).
+  const dc = propOnOff(r, 'dumpCore');
   if (dc !== undefined) m.dumpCore = dc;
   return m;
 }

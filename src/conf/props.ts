@@ -11,8 +11,8 @@ export interface PropFlags {
   nonzero?: boolean;
   /** VIR_XML_PROP_NONNEGATIVE (signed readers) */
   nonnegative?: boolean;
-  /** strtol base: 10 (default) or 0 (accepts 0x.. hex and 0.. octal). */
-  base?: 10 | 0;
+  /** strtol base: 10 (default), 16 (an optional 0x prefix) or 0 (accepts 0x.. hex and 0.. octal). */
+  base?: 10 | 16 | 0;
 }
 
 function missing(r: ElementReader, name: string): never {
@@ -24,12 +24,14 @@ function zero(r: ElementReader, name: string): never {
 }
 
 /** strtoll-like: optional leading blanks and sign, digits in base 10 or auto base; whole string. */
-export function parseIntegerString(raw: string, base: 10 | 0): bigint | undefined {
+export function parseIntegerString(raw: string, base: 10 | 16 | 0): bigint | undefined {
   const m = /^[ \t\n\r\f\v]*([+-]?)(.*)$/s.exec(raw);
   if (!m) return undefined;
   const [, sign, body] = m;
   let digits: bigint;
-  if (base === 0 && /^0[xX][0-9a-fA-F]+$/.test(body)) digits = BigInt('0x' + body.slice(2));
+  if (base === 16 && /^(0[xX])?[0-9a-fA-F]+$/.test(body)) digits = BigInt('0x' + body.replace(/^0[xX]/, ''));
+  else if (base === 16) return undefined;
+  else if (base === 0 && /^0[xX][0-9a-fA-F]+$/.test(body)) digits = BigInt('0x' + body.slice(2));
   else if (base === 0 && /^0[0-7]+$/.test(body)) digits = BigInt('0o' + body.slice(1));
   else if (/^[0-9]+$/.test(body)) digits = BigInt(body);
   else return undefined;

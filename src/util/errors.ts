@@ -88,6 +88,15 @@ export class InternalError extends VirtFailoverError {
   }
 }
 
+/** VIR_ERR_OVERFLOW */
+export class NumericalOverflowError extends VirtFailoverError {
+  override readonly name = 'NumericalOverflowError';
+  readonly code = 'OVERFLOW';
+  constructor(detail: string) {
+    super('numerical overflow', detail);
+  }
+}
+
 /** VIR_ERR_OPERATION_FAILED */
 export class OperationFailedError extends VirtFailoverError {
   override readonly name = 'OperationFailedError';

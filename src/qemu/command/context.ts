@@ -8,6 +8,7 @@ import { formatDevices } from '../../conf/device-table.js';
 import type { Domain } from '../../conf/domain.js';
 import type { Interface } from '../../conf/interface.js';
 import { deviceInfoOf } from '../../conf/validate.js';
+import { parseIntegerString } from '../../conf/props.js';
 import { ConfigUnsupportedError, InternalError, OperationUnsupportedError } from '../../util/errors.js';
 import { parseXml, XmlWriter, type XmlElement } from '../../util/xml.js';
 import type { AliasMap } from './aliases.js';
@@ -127,7 +128,8 @@ export function addressProps(ctx: BuildContext, info: DeviceInfo | undefined): P
       const attrs = new Map((a as { attrs: [string, string][] }).attrs);
       const iobase = attrs.get('iobase');
       const irq = attrs.get('irq');
-      return { iobase: iobase === undefined ? undefined : Number(iobase), irq: positive(irq === undefined ? undefined : Number(irq)) };
+      const hex = (v: string | undefined) => (v === undefined ? undefined : Number(parseIntegerString(v, 16)));
+      return { iobase: hex(iobase), irq: positive(hex(irq)) };
     }
     case 'virtio-serial': {
       const attrs = new Map((a as { attrs: [string, string][] }).attrs);

@@ -2,7 +2,7 @@
 // uses it (qemuBuildDiskCommandLine, qemuBlockStorageSourceGetBackendProps).
 import type { DriveAddress } from '../../conf/address.js';
 import type { Controller } from '../../conf/controller.js';
-import type { Disk } from '../../conf/disk.js';
+import { type Disk, wwnValue } from '../../conf/disk.js';
 import { ConfigUnsupportedError, InternalError } from '../../util/errors.js';
 import type { BuildContext } from './context.js';
 import { aliasOf, deviceAddressProps, bootIndexOf, devicesOf, unsupported, virtioDriverName, virtioOptionProps } from './context.js';
@@ -172,7 +172,7 @@ function deviceProps(ctx: BuildContext, disk: Disk, drive: string | undefined): 
     logical_block_size: positive(disk.blockio?.logical_block_size),
     physical_block_size: positive(disk.blockio?.physical_block_size),
     discard_granularity: positive(disk.blockio?.discard_granularity),
-    wwn: disk.wwn === undefined ? undefined : BigInt(`0x${disk.wwn.replace(/^0x/i, '')}`),
+    wwn: disk.wwn === undefined ? undefined : wwnValue(disk.wwn),
     rotation_rate: positive(disk.target.rotation_rate),
     vendor: disk.vendor,
     product: disk.product,

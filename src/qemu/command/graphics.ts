@@ -30,7 +30,7 @@ function buildVnc(ctx: BuildContext, el: XmlElement): void {
       const port = autoport ? (ctx.profile.name === 'libvirt-test' ? 5900 : unsupported('VNC autoport')) : Number(el.attrs.get('port') ?? '-1');
       if (!autoport && (port < 5900 || port > 65535)) throw new ConfigUnsupportedError('vnc port must be in range [5900,65535]');
       const addr = listen?.attrs.get('address') ?? el.attrs.get('listen') ?? '127.0.0.1';
-      opt = `${addr.includes(':') ? `[${addr}]` : addr}:${port - 5900}`;
+      opt = `${addr.includes(':') ? `[${escapeComma(addr)}]` : escapeComma(addr)}:${port - 5900}`;
       const ws = el.attrs.get('websocket');
       if (ws) opt += `,websocket=${ws}`;
     }
@@ -71,7 +71,7 @@ function buildSpice(ctx: BuildContext, el: XmlElement): void {
     const port = autoport ? (ctx.profile.name === 'libvirt-test' ? 5901 : unsupported('SPICE autoport')) : Number(el.attrs.get('port') ?? '0');
     if (port > 0) opts.push(`port=${port}`);
     if (tlsPort > 0) opts.push(`tls-port=${tlsPort}`);
-    opts.push(`addr=${listen?.attrs.get('address') ?? el.attrs.get('listen') ?? '127.0.0.1'}`);
+    opts.push(`addr=${escapeComma(listen?.attrs.get('address') ?? el.attrs.get('listen') ?? '127.0.0.1')}`);
   } else {
     unsupported(`<graphics type='spice'><listen type='${listenType}'>`);
   }
@@ -83,12 +83,12 @@ function buildSpice(ctx: BuildContext, el: XmlElement): void {
   else if (defaultMode === 'insecure') opts.push('plaintext-channel=default');
   for (const ch of xmlChildren(el, 'channel')) {
     const mode = ch.attrs.get('mode');
-    if (mode === 'secure') opts.push(`tls-channel=${ch.attrs.get('name')}`);
-    else if (mode === 'insecure') opts.push(`plaintext-channel=${ch.attrs.get('name')}`);
+    if (mode === 'secure') opts.push(`tls-channel=${escapeComma(ch.attrs.get('name') ?? '')}`);
+    else if (mode === 'insecure') opts.push(`plaintext-channel=${escapeComma(ch.attrs.get('name') ?? '')}`);
   }
   for (const [child, attr, opt] of SPICE_SETTINGS) {
     const v = xmlChild(el, child)?.attrs.get(attr);
-    if (v !== undefined) opts.push(`${opt}=${v}`);
+    if (v !== undefined) opts.push(`${opt}=${escapeComma(v)}`);
   }
   if (xmlChild(el, 'clipboard')?.attrs.get('copypaste') === 'no') opts.push('disable-copy-paste=on');
   if (xmlChild(el, 'filetransfer')?.attrs.get('enable') === 'no') opts.push('disable-agent-file-xfer=on');

@@ -71,11 +71,11 @@ function cpuArgs(ctx: BuildContext): void {
         model = 'host';
         break;
       case 'maximum': model = 'max'; break;
-      case 'custom': model = cpu.model ?? ''; break;
+      case 'custom': model = escapeComma(cpu.model ?? ''); break;
       default: return unsupported(`<cpu mode='${cpu.mode}'>`);
     }
     if (cpu.mode !== 'custom' && cpu.migratable && ctx.caps.flags.has('cpu.migratable')) model += `,migratable=${cpu.migratable}`;
-    if (cpu.vendor_id) model += `,vendor=${cpu.vendor_id}`;
+    if (cpu.vendor_id) model += `,vendor=${escapeComma(cpu.vendor_id)}`;
     for (const f of cpu.features) {
       if (f.policy === 'force' || f.policy === 'require') model += `,${f.name}=on`;
       else if (f.policy === 'disable' || f.policy === 'forbid') model += `,${f.name}=off`;
