@@ -14,7 +14,10 @@ import {
   type MigrationProgress,
   type TimelineEntry,
 } from '../../src/qemu/migration/migration.js';
+import { statSync } from 'node:fs';
+import path from 'node:path';
 import { OperationInvalidError } from '../../src/util/errors.js';
+import { checkedPid, signalProcess } from '../../src/util/proc.js';
 import { expectLine, PAIR, promptPings, QEMU, waitReady, type Vm } from '../helpers/failover-vm.js';
 import { qemuSkip, useVmEnv } from '../helpers/qemu-env.js';
 
@@ -94,6 +97,9 @@ test('success: unplug, wait-unplug, active, completed, primary re-plugged and en
 
   const dst = env.pool.destinations.at(-1);
   assert.ok(dst);
+  // the stream came over a unix socket in the destination's private directory, not a TCP port
+  assert.equal(res.destination.uri, `unix:${path.join(dst.handle.dir, 'migrate.sock')}`);
+  assert.equal(statSync(dst.handle.dir).mode & 0o777, 0o700);
   const dstStatus = await dst.handle.monitor.execute<{ running: boolean }>('query-status');
   assert.equal(dstStatus.running, true);
   assert.ok(pciQdevIds(await dst.handle.monitor.execute('query-pci')).has(PAIR.id));
@@ -182,7 +188,7 @@ test('destination killed while active: failed, the guest keeps running on the so
     primaries: [PAIR],
     destination: env.pool.destinationFor(vm),
     negotiated: vm.negotiated,
-    onProgress: whenActive(500, () => process.kill(env.pool.destinations.at(-1)?.handle.pid ?? -1, 'SIGKILL')),
+    onProgress: whenActive(500, () => signalProcess(checkedPid(env.pool.destinations.at(-1)?.handle.pid, 'the destination'), 'SIGKILL')),
   }).then(
     () => assert.fail('migration should have failed'),
     (e: unknown) => e,

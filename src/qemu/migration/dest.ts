@@ -2,19 +2,23 @@
 // socket of its own (in a fresh 0700 directory, socket 0600), listening for one incoming attempt.
 // A destination whose incoming migration failed or was cancelled exits (it cannot be reused), so a
 // retry starts a fresh one: the launcher's start() is called once per attempt.
+//
+// By default the stream arrives on a unix socket in that 0700 directory (`unix:DIR/migrate.sock`):
+// a TCP port on 127.0.0.1 would let any local user connect first and feed the destination a guest.
 import { spawn } from 'node:child_process';
 import { openSync, closeSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { OperationFailedError } from '../../util/errors.js';
+import { checkedPid } from '../../util/proc.js';
 import type { MigrationMonitor } from './phases.js';
 import { Monitor } from '../monitor/index.js';
 import { waitForSocket } from '../monitor/index.js';
 
 export interface DestinationHandle {
   monitor: MigrationMonitor;
-  /** Where the source sends the stream, e.g. `tcp:127.0.0.1:PORT`. */
+  /** Where the source sends the stream, e.g. `unix:DIR/migrate.sock` or `tcp:HOST:PORT`. */
   uri: string;
   /** Stops the destination QEMU (if it still runs) and removes what start() created. Idempotent. */
   kill(): Promise<void>;
@@ -34,7 +38,10 @@ export interface ProcessDestinationOptions {
   binary: string;
   /** The source's argv (without its monitor); `-incoming defer -qmp unix:...` are appended. */
   args: readonly string[];
-  /** Listen address (default 127.0.0.1) and port (default 0: the kernel picks one). */
+  /**
+   * Listen on TCP instead of the private unix socket: address (default 127.0.0.1) and port
+   * (default 0: the kernel picks one). Only for a destination on another host.
+   */
   host?: string;
   port?: number;
   /** Parent of the per-attempt 0700 runtime directory (default the OS temp dir). */
@@ -84,6 +91,7 @@ export function processDestinationLauncher(opts: ProcessDestinationOptions): { s
 
 async function startProcessDestination(opts: ProcessDestinationOptions, signal?: AbortSignal): Promise<ProcessDestination> {
   signal?.throwIfAborted();
+  const tcp = opts.host !== undefined || opts.port !== undefined;
   const host = opts.host ?? '127.0.0.1';
   const timeoutMs = opts.startTimeoutMs ?? 30_000;
   const dir = await mkdtemp(path.join(opts.runtimeDir ?? os.tmpdir(), 'vf-migrate-dst-'));
@@ -144,15 +152,24 @@ async function startProcessDestination(opts: ProcessDestinationOptions, signal?:
     monitor = await Monitor.connect(socketPath, { timeoutMs, signal: both });
     const cmd = { timeoutMs, signal: both };
     await monitor.execute('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] }, cmd);
-    await monitor.execute('migrate-incoming', { uri: listenUri(host, opts.port ?? 0) }, cmd);
-    const port = opts.port || boundPort(await monitor.execute('query-migrate', undefined, cmd));
-    if (!port) throw new Error('QEMU did not report the port it listens on (query-migrate socket-address)');
+    let uri: string;
+    if (tcp) {
+      await monitor.execute('migrate-incoming', { uri: listenUri(host, opts.port ?? 0) }, cmd);
+      const port = opts.port || boundPort(await monitor.execute('query-migrate', undefined, cmd));
+      if (!port) throw new Error('QEMU did not report the port it listens on (query-migrate socket-address)');
+      uri = listenUri(host, port);
+    } else {
+      const migrateSocket = path.join(dir, 'migrate.sock');
+      uri = `unix:${migrateSocket}`;
+      await monitor.execute('migrate-incoming', { uri }, cmd);
+      await chmod(migrateSocket, 0o600);
+    }
     return {
       monitor,
-      uri: listenUri(host, port),
+      uri,
       kill,
       exited,
-      pid: child.pid ?? -1,
+      pid: checkedPid(child.pid, `the migration destination ${opts.binary}`),
       dir,
       stderr: () => stderr,
       detach: () => {
