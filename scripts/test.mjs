@@ -44,10 +44,13 @@ const child = spawn(process.execPath, ['--test', '--test-reporter=tap', '--test-
 });
 const watchdog = setTimeout(() => {
   console.error(`error: the test run did not finish within ${WATCHDOG_MS / 60000} minutes; stopping it`);
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    child.kill('SIGKILL');
+  // Only a real pid: kill(-0) would hit our own group and kill(-1) every process of the user.
+  if (Number.isSafeInteger(child.pid) && child.pid > 0) {
+    try {
+      process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      child.kill('SIGKILL');
+    }
   }
 }, WATCHDOG_MS);
 child.on('exit', (code, signal) => {

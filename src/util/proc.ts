@@ -2,6 +2,28 @@
 // A pid alone is not an identity (pids are reused), so callers keep the start time
 // (/proc/PID/stat field 22, clock ticks since boot) beside it and compare both.
 import { readFileSync } from 'node:fs';
+import { InternalError } from './errors.js';
+
+/**
+ * `pid` when it names one process (a safe integer > 0), else an error. kill(0, ...) signals our
+ * own process group and kill(-1, ...) every process of the user, so a missing or unknown pid
+ * (undefined, -1, 0, NaN) must never reach process.kill.
+ */
+export function checkedPid(pid: number | null | undefined, what = 'process'): number {
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 0) throw new InternalError(`no valid pid for ${what}: ${String(pid)}`);
+  return pid;
+}
+
+/** Signals the process group led by `pid` (a child started detached), never group 0 or -1. */
+export function signalProcessGroup(pid: number | null | undefined, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-checkedPid(pid, 'a process group'), signal);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw e;
+  }
+}
 
 export interface ProcStat {
   /** One-letter state: R, S, D, Z (zombie), X (dead), T, t, ... */
@@ -59,7 +81,7 @@ export function readCmdline(pid: number, procRoot = '/proc'): string[] | undefin
 /** Sends `signal` to `pid`; false when the process does not exist (ESRCH). */
 export function signalProcess(pid: number, signal: NodeJS.Signals | 0): boolean {
   try {
-    process.kill(pid, signal);
+    process.kill(checkedPid(pid), signal);
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { isProcessAlive } from '../../src/util/proc.js';
+import { isProcessAlive, signalProcessGroup } from '../../src/util/proc.js';
 import { repoRoot } from '../helpers/paths.js';
 import { qemuSkip } from '../helpers/qemu-env.js';
 
@@ -22,11 +22,7 @@ function runDemo(): Promise<{ status: number | null; signal: string | null; stdo
     detached: true,
   });
   const killGroup = (sig: NodeJS.Signals): void => {
-    try {
-      process.kill(-(child.pid ?? 0), sig);
-    } catch {
-      // already gone
-    }
+    signalProcessGroup(child.pid, sig); // never group 0 or -1: throws on a missing pid
   };
   const term = setTimeout(() => killGroup('SIGTERM'), DEADLINE_MS);
   const kill = setTimeout(() => killGroup('SIGKILL'), DEADLINE_MS + 8000);

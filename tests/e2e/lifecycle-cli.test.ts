@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { waitForExit } from '../../src/qemu/driver/process.js';
 import { DomainStore } from '../../src/qemu/driver/store.js';
-import { isProcessAlive } from '../../src/util/proc.js';
+import { checkedPid, isProcessAlive, signalProcess } from '../../src/util/proc.js';
 import { stopLeftovers } from '../helpers/qemu-env.js';
 import { runCliProcess } from '../helpers/cli.js';
 import { QEMU_BINARY } from '../helpers/qemu-spawn.js';
@@ -88,7 +88,7 @@ test('kill -9 QEMU: domstate says shut off (crashed); start works again', T, asy
   await define('c3');
   assert.equal((await cli('start', 'c3')).code, 0);
   const st = store.readStatus('c3')!;
-  process.kill(st.pid!, 'SIGKILL');
+  signalProcess(checkedPid(st.pid, 'c3'), 'SIGKILL');
   assert.equal(await waitForExit(st.pid!, st.pidStart, { timeoutMs: 10_000 }), true);
   const out = (await cli('domstate', '--reason', 'c3')).stdout;
   assert.equal(out, 'shut off (crashed)\n\n');

@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { Monitor } from '../../src/qemu/monitor/monitor.js';
 import { QemuDriver } from '../../src/qemu/driver/driver.js';
 import { waitForExit } from '../../src/qemu/driver/process.js';
-import { isProcessAlive } from '../../src/util/proc.js';
+import { isProcessAlive, signalProcess } from '../../src/util/proc.js';
 import { stopLeftovers } from '../helpers/qemu-env.js';
 import { QEMU_BINARY } from '../helpers/qemu-spawn.js';
 
@@ -102,7 +102,7 @@ test('QEMU killed with SIGKILL: shut off (crashed), record cleaned, start works 
   const r = await driver.start('life2');
   const runDir = driver.store.readStatus('life2')!.runDir!;
   const pidStart = driver.store.readStatus('life2')!.pidStart;
-  process.kill(r.pid, 'SIGKILL');
+  signalProcess(r.pid, 'SIGKILL');
   assert.equal(await waitForExit(r.pid, pidStart, { timeoutMs: 10_000 }), true);
   const st = await driver.getState('life2');
   assert.deepEqual([st.state, st.reason, st.active], ['shutoff', 'crashed', false]);

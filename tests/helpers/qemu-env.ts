@@ -10,7 +10,7 @@ import { probeAccel, type Accel } from '../../src/testbed/accel.js';
 import { ensureGuestImage, type GuestImage } from '../../src/testbed/guest-image.js';
 import { VmPool } from './failover-vm.js';
 import type { DomainStore } from '../../src/qemu/driver/store.js';
-import { isProcessAlive } from '../../src/util/proc.js';
+import { isProcessAlive, signalProcess } from '../../src/util/proc.js';
 
 /** false when `binary` is on PATH, else the skip reason; in CI a missing QEMU throws. */
 export function qemuSkip(binary = 'qemu-system-x86_64'): false | string {
@@ -51,6 +51,6 @@ export async function stopLeftovers(store: Pick<DomainStore, 'listStatuses'>, de
   for (const s of store.listStatuses()) {
     if (s.state === 'shutoff') continue;
     await destroy(s.name).catch(() => undefined);
-    if (s.pid && isProcessAlive(s.pid, s.pidStart)) process.kill(s.pid, 'SIGKILL');
+    if (s.pid && isProcessAlive(s.pid, s.pidStart)) signalProcess(s.pid, 'SIGKILL');
   }
 }

@@ -23,6 +23,7 @@ import {
 } from '../../src/qemu/driver/hostdev.js';
 import { localMigrationBlocker } from '../../src/qemu/driver/migrate.js';
 import { ConfigUnsupportedError, OperationInvalidError, OperationUnsupportedError, SystemError } from '../../src/util/errors.js';
+import { signalProcess } from '../../src/util/proc.js';
 import { CONVENTIONAL, type FakeSysfs, VF0, VF1, buildFakeSysfs, fakeKernel } from '../helpers/fake-sysfs.js';
 import { fakeQemuDriver } from '../helpers/fake-qemu-driver.js';
 
@@ -304,7 +305,7 @@ test('driver: a start whose QEMU fails, and a QEMU that crashed, give the device
   await driver.store.defineConfig('vm', UUID2, domainXml(plainHostdev(VF0), { uuid: UUID2 }));
   const r = await driver.start('vm');
   assert.equal(driverOf(w, VF0), 'vfio-pci');
-  process.kill(r.pid, 'SIGKILL');
+  signalProcess(r.pid, 'SIGKILL');
   await waitGone(r.pid);
   const st = await driver.getState('vm'); // notices the crash and cleans up (lock free)
   assert.equal(st.state, 'shutoff');

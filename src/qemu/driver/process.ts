@@ -9,7 +9,7 @@ import { accessSync, closeSync, constants as fsc, fstatSync, openSync, readSync,
 import path from 'node:path';
 import net from 'node:net';
 import { SystemError } from '../../util/errors.js';
-import { isProcessAlive, readCmdline, readProcStat, signalProcess } from '../../util/proc.js';
+import { checkedPid, isProcessAlive, readCmdline, readProcStat, signalProcess } from '../../util/proc.js';
 
 export interface SpawnedProcess {
   pid: number;
@@ -64,7 +64,7 @@ export async function spawnDetached(opts: SpawnOptions): Promise<SpawnedProcess>
       reject(new SystemError(`Cannot execute QEMU binary ${opts.binary}: ${errText(e)}`, { cause: e }));
     });
   });
-  const pid = child.pid!;
+  const pid = checkedPid(child.pid, `QEMU ${opts.binary}`);
   return { pid, startTime: readProcStat(pid)?.startTime, child, exitSignal: ctl.signal, exited };
 }
 
