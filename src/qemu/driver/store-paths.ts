@@ -29,7 +29,7 @@ export interface ResolveDirsOptions {
   stateDir?: string;
   runtimeDir?: string;
   env?: NodeJS.ProcessEnv;
-  /** Effective uid (default process.getuid()). */
+  /** Effective uid (default process.getuid()); the state and runtime directories must be owned by it. */
   uid?: number;
 }
 
@@ -64,12 +64,14 @@ export const DOMAIN_NAME_MAX_BYTES = 200;
 
 /**
  * Names become file names, so some are refused: empty, '.', '..', containing '/',
- * control characters (libvirt refuses '\n'), or longer than DOMAIN_NAME_MAX_BYTES.
+ * control characters (libvirt refuses '\n'), longer than DOMAIN_NAME_MAX_BYTES, or starting
+ * with '.' (our own files are dot-files: locks/.store.lock, locks/.hostdev.lock, temp files).
  */
 export function validateDomainName(name: string): void {
   if (name === '') throw new InvalidArgError('domain name must not be empty');
   if (name.includes('/')) throw new InvalidArgError(`name ${name} cannot contain '/'`);
   if (name === '.' || name === '..') throw new InvalidArgError(`domain name '${name}' is not allowed`);
+  if (name.startsWith('.')) throw new InvalidArgError(`domain name '${name}' must not start with '.' (names of internal files)`);
   // eslint-disable-next-line no-control-regex
   const ctl = /[\u0000-\u001f\u007f]/.exec(name);
   if (ctl) {
