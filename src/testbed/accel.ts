@@ -42,7 +42,7 @@ export interface ProbeAccelOptions {
   /** Deadline for the KVM boot (default 20 s). */
   timeoutMs?: number;
   image?: GuestImage;
-  /** Base cache directory (default $XDG_CACHE_HOME/virt-failover); the verdicts go to accel.json there. */
+  /** Base cache directory (default util/fs cacheBaseDir()); the verdicts go to accel.json there. */
   cacheDir?: string;
   env?: NodeJS.ProcessEnv;
   kvmDevice?: string;

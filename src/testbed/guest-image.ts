@@ -1,6 +1,7 @@
 // The tiny test/demo guest: the distribution kernel plus a busybox initramfs whose /init (see guest-init.ts)
 // loads the failover modules, configures the failover master and reports its state on the serial console.
-// Built once per kernel version + init script + module list, cached under $XDG_CACHE_HOME/virt-failover/guest.
+// Built once per kernel version + init script + module list, cached under CACHE/guest (util/fs
+// cacheBaseDir: /var/cache/virt-failover as root, else $XDG_CACHE_HOME/virt-failover).
 
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
@@ -8,11 +9,11 @@ import { constants as fsc } from 'node:fs';
 import { access, chmod, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { EventEmitter } from 'node:events';
-import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync, gzip } from 'node:zlib';
 import { SystemError } from '../util/errors.js';
+import { cacheBaseDir } from '../util/fs.js';
 import { FAILOVER_ONLY_MODULES, parseGuestLine, renderInitScript, type GuestEvent } from './guest-init.js';
 
 export { guestKernelArgs, parseGuestLine, GUEST_MODES } from './guest-init.js';
@@ -30,7 +31,7 @@ export interface GuestImage {
 }
 
 export interface GuestImageOptions {
-  /** Where images are kept (default $XDG_CACHE_HOME/virt-failover/guest or ~/.cache/virt-failover/guest). */
+  /** Where images are kept (default cacheBaseDir()/guest). */
   cacheDir?: string;
   kernelVersion?: string;
   /** For tests: alternative /boot, /lib/modules and busybox locations. */
@@ -50,11 +51,9 @@ export const GUEST_PACKAGES: readonly string[] = ['linux-image-amd64', 'busybox-
 /** Bump when the image layout changes in a way the hash below does not see. */
 const FORMAT = 'vf-guest-1';
 
-/** $XDG_CACHE_HOME/virt-failover (or ~/.cache/virt-failover). */
-export function defaultCacheBase(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(os.homedir(), '.cache');
-  return path.join(base, 'virt-failover');
+/** util/fs cacheBaseDir: /var/cache/virt-failover as root, else $XDG_CACHE_HOME/virt-failover. */
+export function defaultCacheBase(env: NodeJS.ProcessEnv = process.env, uid?: number): string {
+  return cacheBaseDir(env, uid);
 }
 
 function missing(what: string[]): SystemError {

@@ -1,6 +1,7 @@
 // File helpers: bounded reads with libvirt-style messages, atomic writes.
-import { closeSync, fsyncSync, openSync, writeSync, renameSync, unlinkSync } from 'node:fs';
+import { closeSync, constants as fsc, fchmodSync, fstatSync, fsyncSync, lstatSync, openSync, writeSync, renameSync, unlinkSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { SystemError } from './errors.js';
 import { XML_MAX_BYTES } from './xml.js';
@@ -92,5 +93,50 @@ export function writeFileAtomic(file: string, data: string | Uint8Array, mode = 
       /* already gone */
     }
     throw new SystemError(`Failed to write file '${file}': ${errnoText(e)}`, { cause: e });
+  }
+}
+
+/**
+ * Where our caches live: /var/cache/virt-failover as root (never root-owned files in a
+ * $HOME that may be a user's, as with sudo), else $XDG_CACHE_HOME/virt-failover or
+ * ~/.cache/virt-failover. VIRT_FAILOVER_CACHE_DIR (absolute) overrides both.
+ */
+export function cacheBaseDir(env: NodeJS.ProcessEnv = process.env, uid: number = process.getuid?.() ?? 1000): string {
+  const override = env.VIRT_FAILOVER_CACHE_DIR;
+  if (override && path.isAbsolute(override)) return override;
+  if (uid === 0) return '/var/cache/virt-failover';
+  const xdg = env.XDG_CACHE_HOME;
+  // The XDG spec says relative values are to be ignored.
+  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(env.HOME || os.homedir(), '.cache');
+  return path.join(base, 'virt-failover');
+}
+
+/**
+ * Refuses a directory we would keep definitions, locks or sockets in unless it is really ours:
+ * not a symbolic link, a directory, owned by our effective uid, not writable by group or
+ * others. With `mode`, it is then set to that mode through a descriptor opened without
+ * following links (so a chmod never lands on a link's target).
+ */
+export function checkPrivateDir(dir: string, what: string, opts: { mode?: number; uid?: number } = {}): void {
+  const uid = opts.uid ?? process.geteuid?.() ?? 0;
+  const refuse = (why: string): never => {
+    throw new SystemError(`refusing to use ${what} '${dir}': ${why}`);
+  };
+  let fd: number;
+  try {
+    if (lstatSync(dir).isSymbolicLink()) refuse('it is a symbolic link');
+    fd = openSync(dir, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+  } catch (e) {
+    if (e instanceof SystemError) throw e;
+    throw new SystemError(`cannot open ${what} '${dir}': ${errnoText(e)}`, { cause: e });
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isDirectory()) refuse('not a directory');
+    if (st.uid !== uid) refuse(`it is owned by uid ${st.uid}, not by uid ${uid}`);
+    if ((st.mode & 0o022) !== 0) refuse(`it is writable by group or others (mode ${(st.mode & 0o7777).toString(8).padStart(4, '0')})`);
+    if (opts.mode !== undefined && (st.mode & 0o7777) !== opts.mode) fchmodSync(fd, opts.mode);
+  } finally {
+    closeSync(fd);
   }
 }

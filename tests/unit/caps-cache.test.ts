@@ -270,8 +270,10 @@ test('the real launcher reports a binary that cannot run, and cleans up', async 
   }
 });
 
-test('defaultCapsCacheDir follows XDG_CACHE_HOME, else ~/.cache', () => {
-  assert.equal(defaultCapsCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' }), '/x/cache/virt-failover/caps');
-  assert.equal(defaultCapsCacheDir({ HOME: '/home/u' }), '/home/u/.cache/virt-failover/caps');
-  assert.equal(defaultCapsCacheDir({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' }), '/home/u/.cache/virt-failover/caps');
+test('defaultCapsCacheDir follows XDG_CACHE_HOME, else ~/.cache; as root /var/cache, never $HOME', () => {
+  assert.equal(defaultCapsCacheDir({ XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' }, 1000), '/x/cache/virt-failover/caps');
+  assert.equal(defaultCapsCacheDir({ HOME: '/home/u' }, 1000), '/home/u/.cache/virt-failover/caps');
+  assert.equal(defaultCapsCacheDir({ XDG_CACHE_HOME: 'relative', HOME: '/home/u' }, 1000), '/home/u/.cache/virt-failover/caps');
+  assert.equal(defaultCapsCacheDir({ XDG_CACHE_HOME: '/home/u/.cache', HOME: '/home/u' }, 0), '/var/cache/virt-failover/caps');
+  assert.equal(defaultCapsCacheDir({ VIRT_FAILOVER_CACHE_DIR: '/srv/vf', HOME: '/home/u' }, 0), '/srv/vf/caps');
 });

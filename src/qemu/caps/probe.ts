@@ -6,8 +6,8 @@
 // `-accel kvm` for the KVM machine / CPU lists (as libvirt does); if that fails, the caps
 // simply have no KVM entries and no 'kvm' flag.
 //
-// Cache: one JSON file per binary in $XDG_CACHE_HOME/virt-failover/caps/ (else
-// ~/.cache/virt-failover/caps/), named `<basename>-<sha256(realpath) first 16 hex>.json`:
+// Cache: one JSON file per binary in CACHE/caps/ (util/fs cacheBaseDir: /var/cache/virt-failover
+// as root, else $XDG_CACHE_HOME/virt-failover or ~/.cache/virt-failover), named `<basename>-<sha256(realpath) first 16 hex>.json`:
 //   { "format": CAPS_CACHE_FORMAT, "key": { binary (realpath), size, mtimeNs, accels,
 //     kvmAccessible }, "probedAt": ISO time, "caps": capsToJson(caps) }
 // It is used only when every key field matches; otherwise the binary is probed again and the
@@ -19,6 +19,7 @@ import { access, chmod, mkdir, mkdtemp, open, readFile, realpath, rename, rm, st
 import os from 'node:os';
 import path from 'node:path';
 import { InternalError, SystemError } from '../../util/errors.js';
+import { cacheBaseDir } from '../../util/fs.js';
 import { capsFromJson, capsToJson, type QemuCapsJson } from './json.js';
 import type { QemuAccel, QemuCaps } from './model.js';
 import { assembleCaps, queryAccelPhase, queryMainPhase, type AccelPhase, type QmpExecutor } from './qmp.js';
@@ -67,11 +68,8 @@ interface CacheEntry {
   caps: QemuCapsJson;
 }
 
-export function defaultCapsCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  const xdg = env.XDG_CACHE_HOME;
-  // The XDG spec says relative values are to be ignored.
-  const base = xdg && path.isAbsolute(xdg) ? xdg : path.join(env.HOME || os.homedir(), '.cache');
-  return path.join(base, 'virt-failover', 'caps');
+export function defaultCapsCacheDir(env: NodeJS.ProcessEnv = process.env, uid?: number): string {
+  return path.join(cacheBaseDir(env, uid), 'caps');
 }
 
 /** The cache file for a binary, given its resolved path. */

@@ -1,10 +1,10 @@
 // The domain store: persistent definitions (one canonical XML file per domain, written
 // atomically) and the runtime records of started domains (status, pidfile, live XML, log).
 // Layout and directory rules: store-paths.ts. Locks: lock.ts.
-import { chmodSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { OperationFailedError, OperationInvalidError, SystemError } from '../../util/errors.js';
-import { writeFileAtomic } from '../../util/fs.js';
+import { checkPrivateDir, writeFileAtomic } from '../../util/fs.js';
 import { isProcessAlive } from '../../util/proc.js';
 import { parseXml } from '../../util/xml.js';
 import { DOMAIN_STATES, type DomainStateName } from '../../conf/domain-state.js';
@@ -102,10 +102,15 @@ export class DomainStore {
       mkdirSync(s.configDir, { recursive: true, mode: 0o700 });
       mkdirSync(s.runtimeDir, { recursive: true, mode: 0o700 });
       mkdirSync(path.join(s.runtimeDir, 'locks'), { recursive: true, mode: 0o700 });
-      if ((lstatSync(s.runtimeDir).mode & 0o077) !== 0) chmodSync(s.runtimeDir, 0o700);
     } catch (e) {
       throw new SystemError(`cannot create state directories under '${s.stateDir}' / '${s.runtimeDir}': ${errText(e)}`, { cause: e });
     }
+    // Others must not be able to swap our files, our locks or QEMU's sockets: each directory is
+    // ours, no link, not writable by group or others; the runtime ones are made 0700.
+    checkPrivateDir(s.stateDir, 'state directory', { uid: opts.uid });
+    checkPrivateDir(s.configDir, 'state directory', { uid: opts.uid });
+    checkPrivateDir(s.runtimeDir, 'runtime directory', { mode: 0o700, uid: opts.uid });
+    checkPrivateDir(path.join(s.runtimeDir, 'locks'), 'runtime directory', { mode: 0o700, uid: opts.uid });
     return s;
   }
 
