@@ -1,7 +1,7 @@
 // Probing the installed QEMU for real (TCG; a KVM pass only if /dev/kvm is usable).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -18,12 +18,13 @@ import {
   type QemuLauncher,
 } from '../../src/qemu/caps/index.js';
 import { launchProbeProcess } from '../../src/qemu/caps/probe.js';
+import { findQemu, qemuSkip, TEST_QEMU } from '../helpers/qemu-env.js';
 
-const QEMU = process.env.VIRT_FAILOVER_QEMU ?? '/usr/bin/qemu-system-x86_64';
-const have = existsSync(QEMU);
-if (!have) console.log(`# skipping: ${QEMU} not found`);
+// The same lookup as every other QEMU test: a name on PATH or an absolute path.
+const skip = qemuSkip();
+const QEMU = findQemu() ?? TEST_QEMU;
 
-test('probe the real QEMU, then serve it from the cache', { skip: !have, timeout: 90_000 }, async () => {
+test('probe the real QEMU, then serve it from the cache', { skip, timeout: 90_000 }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'vf-caps-e2e-'));
   try {
     const cacheDir = path.join(dir, 'caps');
@@ -49,7 +50,7 @@ test('probe the real QEMU, then serve it from the cache', { skip: !have, timeout
     assert.equal(defaultMachine(caps, 'tcg')?.name, `pc-i440fx-${mm}`);
     assert.ok(caps.cpuModels?.some((c) => c.accel === 'tcg' && c.name === 'qemu64'));
     assert.match(formatCapsHuman(caps), /failover: {2}supported/);
-    assert.ok(existsSync(capsCacheFile(cacheDir, QEMU)));
+    assert.ok(existsSync(capsCacheFile(cacheDir, realpathSync(QEMU))));
 
     const n = launched.length;
     const again = await probeQemuCaps(QEMU, { cacheDir, launch });
@@ -63,7 +64,7 @@ test('probe the real QEMU, then serve it from the cache', { skip: !have, timeout
   }
 });
 
-test('probe directory is private and removed afterwards', { skip: !have, timeout: 60_000 }, async () => {
+test('probe directory is private and removed afterwards', { skip, timeout: 60_000 }, async () => {
   const session = await launchProbeProcess(QEMU, 'tcg', { timeoutMs: 30_000 });
   const dir = path.dirname(session.socketPath);
   try {

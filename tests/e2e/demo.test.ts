@@ -8,10 +8,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isProcessAlive, signalProcessGroup } from '../../src/util/proc.js';
 import { repoRoot } from '../helpers/paths.js';
-import { qemuSkip } from '../helpers/qemu-env.js';
+import { prerequisite, qemuSkip } from '../helpers/qemu-env.js';
 
 const DEADLINE_MS = 150_000;
-const skip = qemuSkip() || (process.env.VIRT_FAILOVER_MISSING_PACKAGES ? `missing ${process.env.VIRT_FAILOVER_MISSING_PACKAGES}` : false);
+const missing = process.env.VIRT_FAILOVER_MISSING_PACKAGES;
+const skip = qemuSkip() || prerequisite(!missing, `missing Debian packages: ${missing}`);
 
 /** Runs the demo in its own process group; past the deadline the group gets SIGTERM (the CLI cleans up), then SIGKILL. */
 function runDemo(): Promise<{ status: number | null; signal: string | null; stdout: string; stderr: string; ms: number }> {

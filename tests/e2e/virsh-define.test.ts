@@ -24,8 +24,10 @@ const docs = [
   ...readdirSync(path.join(testDataDir, 'pair')).filter((f) => f.endsWith('.out.xml')).map((f) => path.join(testDataDir, 'pair', f)),
 ];
 
-for (const file of docs) {
-  test(`virsh define accepts our output: ${path.relative(repoRoot, file)}`, { skip }, () => {
+// Without a daemon: one skipped test (named in .ci/skip-allowlist), not one per document.
+if (skip) test('virsh define accepts our output', { skip }, () => undefined);
+for (const file of skip ? [] : docs) {
+  test(`virsh define accepts our output: ${path.relative(repoRoot, file)}`, () => {
     const dom = parseDomainXml(readFileSync(file), { source: file });
     dom.name = `vf-test-${randomUUID().slice(0, 8)}`;
     dom.uuid = randomUUID();

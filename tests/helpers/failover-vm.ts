@@ -12,7 +12,7 @@ import { processDestinationLauncher, type ProcessDestination } from '../../src/q
 import { Monitor } from '../../src/qemu/monitor/monitor.js';
 import { waitForSocket } from '../../src/qemu/monitor/socket.js';
 
-export const QEMU = process.env.VIRT_FAILOVER_QEMU ?? 'qemu-system-x86_64';
+export const QEMU = process.env.VIRT_FAILOVER_QEMU || 'qemu-system-x86_64';
 export const PAIR = { id: 'primary0', standbyId: 'standby0' } as const;
 const MAC = '52:54:00:aa:bb:cc';
 

@@ -2,7 +2,7 @@
 // is missing (a failure in CI), and a VM pool with the test guest and the
 // accelerator this machine really runs.
 import { after, before } from 'node:test';
-import { existsSync } from 'node:fs';
+import { accessSync, constants as fsc } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,12 +11,28 @@ import { ensureGuestImage, type GuestImage } from '../../src/testbed/guest-image
 import { VmPool } from './failover-vm.js';
 import type { DomainStore } from '../../src/qemu/driver/store.js';
 import { isProcessAlive, signalProcess } from '../../src/util/proc.js';
+import { resolveExecutable } from '../../src/qemu/driver/index.js';
+import { prerequisite } from './prereq.js';
 
-/** false when `binary` is on PATH, else the skip reason; in CI a missing QEMU throws. */
-export function qemuSkip(binary = 'qemu-system-x86_64'): false | string {
-  const found = (process.env.PATH ?? '').split(':').some((d) => d && existsSync(path.join(d, binary)));
-  if (!found && process.env.CI) throw new Error(`${binary} not found (CI requires it)`);
-  return found ? false : `${binary} not installed`;
+export { prerequisite } from './prereq.js';
+
+/** The QEMU the tests run: $VIRT_FAILOVER_QEMU (a name on PATH or an absolute path), else qemu-system-x86_64. */
+export const TEST_QEMU = process.env.VIRT_FAILOVER_QEMU || 'qemu-system-x86_64';
+
+/** The absolute path of `binary` (looked up as the driver does), or undefined. */
+export function findQemu(binary = TEST_QEMU): string | undefined {
+  try {
+    const found = resolveExecutable(binary);
+    accessSync(found, fsc.X_OK); // an absolute path is taken as given: it must exist and run
+    return found;
+  } catch {
+    return undefined;
+  }
+}
+
+/** false when `binary` (a name on PATH or an absolute path) is there, else the skip reason; in CI it throws. */
+export function qemuSkip(binary = TEST_QEMU): false | string {
+  return prerequisite(findQemu(binary) !== undefined, `${binary} not installed`);
 }
 
 export interface VmEnv {

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { waitForSocket } from '../../src/qemu/monitor/socket.js';
 
-export const QEMU_BINARY = process.env.VIRT_FAILOVER_QEMU ?? 'qemu-system-x86_64';
+export const QEMU_BINARY = process.env.VIRT_FAILOVER_QEMU || 'qemu-system-x86_64';
 
 export interface SpawnQemuOptions {
   machine?: 'none' | 'q35';

@@ -22,6 +22,7 @@ import {
   writeNewcCpio,
 } from '../../src/testbed/guest-image.js';
 import { SystemError } from '../../src/util/errors.js';
+import { prerequisite } from '../helpers/prereq.js';
 
 const execFileP = promisify(execFile);
 
@@ -132,7 +133,7 @@ test('init script options are validated', () => {
 
 const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 
-test('init script parses with busybox sh -n', { skip: busybox ? false : 'busybox not installed' }, async () => {
+test('init script parses with busybox sh -n', { skip: prerequisite(!!busybox, 'busybox not installed (Debian busybox-static)') }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vf-init-'));
   try {
     const file = path.join(dir, 'init');
@@ -143,7 +144,7 @@ test('init script parses with busybox sh -n', { skip: busybox ? false : 'busybox
   }
 });
 
-test('uptime arithmetic of the script (now) gives ms', { skip: busybox ? false : 'busybox not installed' }, async () => {
+test('uptime arithmetic of the script (now) gives ms', { skip: prerequisite(!!busybox, 'busybox not installed (Debian busybox-static)') }, async () => {
   const now = /^now\(\) \{.*\}$/m.exec(script)?.[0];
   assert.ok(now && now.includes('/proc/uptime'));
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vf-init-'));
@@ -233,7 +234,7 @@ test('ensureGuestImage: missing kernel/busybox is a SystemError naming the Debia
 const xz = ['/usr/bin/xz', '/bin/xz'].some((p) => existsSync(p));
 
 test('ensureGuestImage: resolves modules.dep, decompresses .ko.xz/.ko.gz, caches', {
-  skip: busybox && xz ? false : 'needs busybox and xz',
+  skip: prerequisite(!!busybox && xz, 'needs busybox and xz'),
 }, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vf-img-'));
   try {
