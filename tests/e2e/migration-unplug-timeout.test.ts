@@ -37,9 +37,10 @@ test('unplug never completes: cancelled at the deadline, the guest keeps running
   );
   const tl = err.timeline;
   assert.deepEqual(phases(tl), ['negotiated', 'setup', 'wait-unplug', 'cancelling', 'cancelled']);
-  // the deadline runs from the 'setup' transition (right after `migrate`); a timer, so the reaction is prompt
+  // the deadline runs from the 'setup' transition (right after `migrate`); a timer, so the reaction is prompt.
+  // 500 ms of slack for a loaded 2-core machine; bench/migrate.ts measures the real reaction time.
   const late = at(tl, (e) => e.event === 'migrate_cancel') - at(tl, (e) => e.phase === 'setup' && !e.event) - UNPLUG_MS;
-  assert.ok(late >= -1 && late < 100, `migrate_cancel ${late} ms after the deadline`);
+  assert.ok(late >= -1 && late < 500, `migrate_cancel ${late} ms after the deadline`);
   const cancelling = at(tl, (e) => e.phase === 'cancelling' && !e.event);
   const cancelled = at(tl, (e) => e.phase === 'cancelled' && !e.event);
 
