@@ -6,7 +6,10 @@ import type { Domain } from '../conf/domain.js';
 import { findEmulator } from '../conf/emulator.js';
 import { cachedQemuCaps, loadLibvirtCaps, probeQemuCaps, type QemuCaps } from '../qemu/caps/index.js';
 import { defineDomain, postParseDomain } from '../qemu/postparse/index.js';
-import { DEFAULT_QEMU_BINARY, resolveExecutable } from '../qemu/driver/index.js';
+import { resolveExecutable } from '../util/proc.js';
+
+/** The QEMU a verb probes when nothing names one (as the driver's default). */
+const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
 export type Profile = 'default' | 'libvirt-test';
 
 export interface QemuCliOptions {

@@ -1,8 +1,9 @@
 // Facts about other processes from /proc (Linux): liveness, identity, command line.
 // A pid alone is not an identity (pids are reused), so callers keep the start time
 // (/proc/PID/stat field 22, clock ticks since boot) beside it and compare both.
-import { readFileSync } from 'node:fs';
-import { InternalError } from './errors.js';
+import { accessSync, constants as fsc, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { InternalError, SystemError } from './errors.js';
 
 /**
  * `pid` when it names one process (a safe integer > 0), else an error. kill(0, ...) signals our
@@ -87,4 +88,20 @@ export function signalProcess(pid: number, signal: NodeJS.Signals | 0): boolean 
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
     throw e;
   }
+}
+
+/** A bare command name looked up in PATH (as exec would); a path is returned resolved. */
+export function resolveExecutable(binary: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (binary.includes('/')) return path.resolve(binary);
+  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    if (!dir) continue;
+    const p = path.join(dir, binary);
+    try {
+      accessSync(p, fsc.X_OK);
+      if (statSync(p).isFile()) return p;
+    } catch {
+      // next
+    }
+  }
+  throw new SystemError(`Cannot find QEMU binary ${binary}: No such file or directory`);
 }

@@ -5,8 +5,7 @@
 // is seen as an event where one exists (the monitor socket closes when QEMU dies), and
 // otherwise by looking at /proc at an interval the caller passes in.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants as fsc, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
-import path from 'node:path';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import { SystemError } from '../../util/errors.js';
 import { checkedPid, isProcessAlive, readCmdline, readProcStat, signalProcess } from '../../util/proc.js';
@@ -228,18 +227,5 @@ export async function terminateProcess(
   throw new SystemError(`Failed to terminate process ${pid} with SIGKILL: Device or resource busy`);
 }
 
-/** A bare command name looked up in PATH (as exec would); a path is returned resolved. */
-export function resolveExecutable(binary: string, env: NodeJS.ProcessEnv = process.env): string {
-  if (binary.includes('/')) return path.resolve(binary);
-  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
-    if (!dir) continue;
-    const p = path.join(dir, binary);
-    try {
-      accessSync(p, fsc.X_OK);
-      if (statSync(p).isFile()) return p;
-    } catch {
-      // next
-    }
-  }
-  throw new SystemError(`Cannot find QEMU binary ${binary}: No such file or directory`);
-}
+/** resolveExecutable lives in util/proc (the CLI's verbs look up the default QEMU the same way). */
+export { resolveExecutable } from '../../util/proc.js';
