@@ -7,6 +7,11 @@ import { build, ensureDebianPackages, ensureNodeModules, root, run } from './set
 
 ensureNodeModules();
 const missing = ensureDebianPackages();
+if (missing.length && process.env.CI) {
+  // In CI a missing package is a failure, never a reason to skip the tests that need it.
+  console.error(`error: missing Debian packages in CI: ${missing.join(' ')}`);
+  process.exit(1);
+}
 if (missing.length) process.env.VIRT_FAILOVER_MISSING_PACKAGES = missing.join(' ');
 build();
 
