@@ -18,6 +18,7 @@ import { type QemuDriver, getPortXml, listPorts, recordedPorts, waitForExit } fr
 import { fileIpRunner, initFakeIp, readFakeIp } from '../helpers/fake-ip.js';
 import { fakeQemuDriver } from '../helpers/fake-qemu-driver.js';
 import { type FakeSysfs, VF0, VF1, buildFakeSysfs, fakeKernel } from '../helpers/fake-sysfs.js';
+import { signalProcess } from '../../src/util/proc.js';
 
 const POOL = `<network>
   <name>sriov-pool</name>
@@ -151,7 +152,7 @@ test('a crashed QEMU and a failed start give the port (and the VF) back', withWo
   await d.store.defineConfig('vm1', uuidOf(1), pairDomain('vm1', 1));
   const r = await d.start('vm1');
   assert.equal(listPorts(d.networks, 'sriov-pool').length, 1);
-  process.kill(r.pid, 'SIGKILL');
+  signalProcess(r.pid, 'SIGKILL');
   assert.ok(await waitForExit(r.pid, undefined, { timeoutMs: 5000, pollIntervalMs: 5 }));
   assert.equal((await w.driver().getState('vm1')).reason, 'crashed'); // notices it, cleans up
   assert.deepEqual(listPorts(d.networks, 'sriov-pool'), []);
