@@ -47,11 +47,16 @@ after(async () => {
 });
 
 /** Live processes whose command line mentions `mark` (every QEMU here has the temp dir in its argv). */
+/** This test's QEMUs of a domain: the UUID and this test's runtime dir (other runs on the machine use the same UUIDs). */
 function qemusWith(mark: string): number[] {
   return readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
     .map(Number)
-    .filter((pid) => pid !== process.pid && isProcessAlive(pid) && readCmdline(pid)?.some((a) => a.includes(mark)));
+    .filter((pid) => {
+      if (pid === process.pid || !isProcessAlive(pid)) return false;
+      const argv = readCmdline(pid) ?? [];
+      return argv.some((a) => a.includes(mark)) && argv.some((a) => a.includes(store.runtimeDir));
+    });
 }
 
 async function startDomain(name: string, uuid: string, mode: GuestMode): Promise<GuestConsole> {
