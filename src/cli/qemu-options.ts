@@ -69,7 +69,8 @@ export async function chooseCaps(opts: QemuCliOptions, dom?: Domain): Promise<Ca
 /** The note a verb prints when the capabilities are not those of the file's own emulator. */
 export function capsNote(choice: CapsChoice, dom?: Domain): string | undefined {
   const own = dom ? findEmulator(dom.devices) : undefined;
-  if (!own || choice.source === `the cached capabilities of ${own}` || choice.source === `the default QEMU ${own}`) return undefined;
+  // --caps and --emulator are the user's own choice: nothing to say then.
+  if (!own || choice.source.startsWith('--') || choice.source === `the cached capabilities of ${own}` || choice.source === `the default QEMU ${own}`) return undefined;
   return `note: using the capabilities of ${choice.source}, not running the file's <emulator> ${own}\n`;
 }
 
