@@ -6,8 +6,10 @@ import type { DomainSummary } from '../conf/domain-state.js';
 import {
   type DefineNetworkResult, type MigrateLocalOptions, type NetworkDriver, type NetworkSummary, type PrimaryUptake, QemuDriver, createPortFromXml, deletePort, getPortXml, listPorts,
 } from '../qemu/driver/index.js';
-import type { MigrationResult } from '../qemu/migration/index.js';
-import { OperationUnsupportedError } from '../util/errors.js';
+import type { FailoverPairState, MigrationResult } from '../qemu/migration/index.js';
+import { LibvirtBackend } from '../libvirt/index.js';
+export { parseLibvirtFlags } from '../libvirt/index.js';
+import { InvalidArgError, OperationUnsupportedError } from '../util/errors.js';
 import { probeAccel } from '../testbed/index.js';
 
 export interface BackendDefineResult {
@@ -37,7 +39,24 @@ export interface BackendStopResult {
   state: 'shutoff' | 'requested';
 }
 
-export type BackendMigrateOptions = MigrateLocalOptions;
+export interface BackendMigrateOptions extends MigrateLocalOptions {
+  /** libvirt only: virsh migrate flags instead of `--live --persistent --undefinesource`. */
+  libvirtFlags?: readonly string[];
+  /** libvirt only: where QEMU sends the stream (virsh migrate --migrateuri). */
+  migrateUri?: string;
+}
+
+/** `domfailover`: every failover pair of a running domain as its QEMU reports it. */
+export interface BackendFailoverStatus {
+  name: string;
+  /** The live XML the pairs were taken from. */
+  xml: string;
+  /** The definition (what lint reads: the live XML carries aliases libvirt assigned); absent for a transient domain. */
+  definition?: string;
+  /** How QEMU was asked (its QMP socket, or virsh qemu-monitor-command on a libvirt URI). */
+  via: string;
+  pairs: FailoverPairState[];
+}
 
 export interface BackendMigrateResult {
   result: MigrationResult;
@@ -66,6 +85,10 @@ export interface DomainBackend {
    * primary in `ids` again, as QEMU sees it (BARs mapped; docs/replug.md).
    */
   waitPrimariesEnabled(name: string, ids: readonly string[], opts: { timeoutMs: number }): Promise<PrimaryUptake[]>;
+  /** Read-only: the failover pairs of a running domain (domfailover). */
+  failoverStatus(ref: string): Promise<BackendFailoverStatus>;
+  /** libvirt's daemon version (lint names its known failover bugs); undefined for the embedded driver. */
+  daemonVersion(): Promise<[number, number, number] | undefined>;
 }
 
 /** The embedded driver behind the backend interface. */
@@ -103,7 +126,16 @@ export class EmbeddedBackend implements DomainBackend {
   destroy(ref: string): Promise<BackendStopResult> {
     return this.driver.destroy(ref);
   }
+  failoverStatus(ref: string): Promise<BackendFailoverStatus> {
+    return this.driver.failoverStatus(ref);
+  }
+  daemonVersion(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
   migrate(ref: string, destination: string, opts: BackendMigrateOptions): Promise<BackendMigrateResult> {
+    if (opts.libvirtFlags || opts.migrateUri) {
+      throw new InvalidArgError('--libvirt-flags and --migrateuri need a libvirt source (--connect URI)');
+    }
     if (destination !== 'local') {
       throw new OperationUnsupportedError(`migration destination '${destination}' is not supported yet: only 'local' (a second QEMU on this host)`);
     }
@@ -125,8 +157,25 @@ export function openDriver(program: Command): QemuDriver {
   });
 }
 
-/** The backend the global options select. */
+/**
+ * The libvirt URI the user chose: --connect, else VIRT_FAILOVER_DEFAULT_URI, else libvirt's own
+ * LIBVIRT_DEFAULT_URI; undefined selects the embedded driver.
+ */
+export function connectUri(program: Command, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const { connect, stateDir } = program.opts<{ connect?: string; stateDir?: string }>();
+  if (connect !== undefined && stateDir !== undefined) {
+    throw new InvalidArgError('--state-dir belongs to the embedded driver; it cannot be combined with --connect');
+  }
+  // an explicit --state-dir wins over a URI from the environment
+  const uri = connect ?? (stateDir === undefined ? env.VIRT_FAILOVER_DEFAULT_URI || env.LIBVIRT_DEFAULT_URI || undefined : undefined);
+  if (uri !== undefined && uri.trim() === '') throw new InvalidArgError('--connect needs a libvirt URI, e.g. qemu:///system');
+  return uri;
+}
+
+/** The backend the global options select: libvirt for a URI (connectUri), else the embedded driver. */
 export function openBackend(program: Command): DomainBackend {
+  const uri = connectUri(program);
+  if (uri !== undefined) return new LibvirtBackend(uri);
   return new EmbeddedBackend(openDriver(program));
 }
 
@@ -191,5 +240,8 @@ export class EmbeddedNetworkBackend implements NetworkBackend {
 
 /** The network backend the global options select. */
 export function openNetworkBackend(program: Command): NetworkBackend {
+  if (connectUri(program) !== undefined) {
+    throw new OperationUnsupportedError("the net-* verbs work on the embedded driver only: on a libvirt daemon use its own 'virsh net-*'");
+  }
   return new EmbeddedNetworkBackend(openDriver(program).networks);
 }

@@ -4,7 +4,8 @@ import type { Command } from 'commander';
 import { readFileBounded } from '../util/fs.js';
 import { parseXml, type XmlElement } from '../util/xml.js';
 import { isVirtFailoverError } from '../util/errors.js';
-import { lintDomainXml, type LintFinding, type LintOptions } from '../lint/index.js';
+import { lintDomainXml, lintLibvirtVersion, type LintFinding, type LintOptions } from '../lint/index.js';
+import { connectUri, openBackend } from './backend.js';
 import { type CliIo, printJson } from './io.js';
 import { capsNote, chooseCaps } from './qemu-options.js';
 import { postParseDomain } from '../qemu/postparse/index.js';
@@ -86,17 +87,39 @@ async function lintOptionsFor(root: XmlElement, cmdOpts: LintCliOptions, note?: 
   }
 }
 
+/**
+ * With --connect: lint domain NAME's definition as libvirt keeps it (a transient domain: its live XML),
+ * plus the known failover bugs of the daemon's libvirt version.
+ */
+export async function lintLibvirtDomain(program: Command, name: string, cmdOpts: LintCliOptions, note?: (text: string) => void): Promise<LintResult> {
+  const backend = openBackend(program);
+  const xml = await backend.getXml(name, { inactive: true });
+  const label = `${backend.uri}:${name}`;
+  let findings: LintFinding[];
+  try {
+    const root = parseXml(xml, { source: label });
+    findings = lintDomainXml(root, await lintOptionsFor(root, cmdOpts, note));
+    const version = await backend.daemonVersion();
+    if (version) findings.push(...lintLibvirtVersion(root, version));
+  } catch (e) {
+    if (!isVirtFailoverError(e)) throw e;
+    findings = [{ severity: 'error', rule: 'unreadable', path: '/', message: e.message }];
+  }
+  return lintResult(name, findings);
+}
+
 export function registerLint(program: Command, io: CliIo, setExit: (code: number) => void): void {
   program
     .command('lint')
     .description('check failover pairs for what libvirt does not: MACs, aliases, PCIe placement, dropped XML')
-    .argument('<file...>', 'domain XML files')
+    .argument('<file...>', 'domain XML files; with --connect: names of domains defined in that libvirt')
     .option('--caps <file>', 'libvirt QEMU capabilities XML to assign addresses with')
     .option('--emulator <path>', "QEMU binary to probe (default: the cached capabilities of the file's <emulator>, else $VIRT_FAILOVER_QEMU or qemu-system-x86_64; the file's own <emulator> is never run)")
     .option('--no-probe', 'do not probe QEMU; check only addresses written in the XML')
     .action(async (files: string[], cmdOpts: LintCliOptions) => {
       const results: LintResult[] = [];
-      for (const f of files) results.push(await lintFile(f, cmdOpts, io.err));
+      const viaLibvirt = connectUri(program) !== undefined;
+      for (const f of files) results.push(viaLibvirt ? await lintLibvirtDomain(program, f, cmdOpts, io.err) : await lintFile(f, cmdOpts, io.err));
       if (io.json) printJson(io, results);
       else for (const r of results) io.out(renderLintHuman(r));
       setExit(lintExitCode(results));

@@ -17,6 +17,7 @@ import { registerShutdown } from './shutdown.js';
 import { registerDestroy } from './destroy.js';
 import { registerDomstate } from './domstate.js';
 import { registerMigrate } from './migrate.js';
+import { registerDomfailover } from './domfailover.js';
 import { registerDemo } from './demo.js';
 import { registerVfs } from './vfs.js';
 import { registerNetDefine } from './net-define.js';
@@ -47,6 +48,7 @@ export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<numbe
   const program = new Command('virt-failover')
     .description('run and live-migrate VMs with an SR-IOV VF + virtio-net failover pair (libvirt-compatible)')
     .option('--json', 'print machine-readable JSON')
+    .option('-c, --connect <uri>', "use the libvirt daemon at URI through virsh (e.g. qemu:///system, qemu+ssh://host/system; env VIRT_FAILOVER_DEFAULT_URI, then LIBVIRT_DEFAULT_URI); default: the embedded driver")
     .option('--state-dir <dir>', 'domain state directory (default: /var/lib/virt-failover as root, else $XDG_DATA_HOME/virt-failover; env VIRT_FAILOVER_STATE_DIR)')
     .exitOverride()
     .configureOutput({ writeOut: (s) => sink.out(s), writeErr: (s) => sink.err(s) })
@@ -66,6 +68,7 @@ export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<numbe
   registerDestroy(program, sink, setExit);
   registerDomstate(program, sink, setExit);
   registerMigrate(program, sink, setExit);
+  registerDomfailover(program, sink, setExit);
   registerDemo(program, sink, setExit);
   registerVfs(program, sink, setExit);
   registerNetDefine(program, sink, setExit);

@@ -19,7 +19,7 @@ import {
 import type { MigrationProgress } from '../qemu/migration/index.js';
 import { InvalidArgError, NoDomainError, OperationUnsupportedError } from '../util/errors.js';
 import { printVirsh } from './domain-common.js';
-import { openBackend } from './backend.js';
+import { openBackend, parseLibvirtFlags } from './backend.js';
 import { type CliIo, printJson } from './io.js';
 
 /** --unplug-timeout: seconds, fractions allowed, more than 0. */
@@ -96,6 +96,8 @@ interface MigrateOpts {
   timeoutPostcopy?: boolean;
   maxDowntime?: string;
   bandwidth?: string;
+  libvirtFlags?: string;
+  migrateuri?: string;
 }
 
 export function registerMigrate(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -103,7 +105,7 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
     .command('migrate')
     .description('live-migrate a running domain; failover primaries are unplugged before and re-plugged after')
     .argument('<domain>', 'domain name, id or uuid')
-    .argument('<destination>', "'local': a second QEMU on this host")
+    .argument('<destination>', "'local': a second QEMU on this host; with --connect SRC_URI: the destination's libvirt URI")
     .option('--unplug-timeout <seconds>', 'how long the guest gets to release its failover primaries', '30')
     .option('--require-failover', 'refuse when a failover pair would not fail over (guest without failover driver, primary not plugged)')
     .option('--resume', 'resume a paused guest first (a paused guest cannot release its primaries)')
@@ -113,6 +115,15 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
     .option('--max-downtime <ms>', "the longest pause QEMU may take for the switchover (its downtime-limit)")
     .option('--bandwidth <MiB/s>', 'migration bandwidth limit in MiB/s (virsh --bandwidth)')
     .option('--guest-timeout <seconds>', "afterwards, how long the guest gets to take its re-plugged primaries up (0: don't wait)", '20')
+    .option('--libvirt-flags <flags>', "with --connect: virsh migrate flags instead of '--live --persistent --undefinesource'")
+    .option('--migrateuri <uri>', 'with --connect: where QEMU sends the stream (virsh migrate --migrateuri), e.g. tcp://10.0.0.2')
+    .addHelpText(
+      'after',
+      '\nWith --connect, the pre-checks and the failover timeline use read-only QMP queries through\n' +
+        "'virsh qemu-monitor-command' and 'virsh qemu-monitor-event'; libvirt then marks the domain as\n" +
+        "tainted 'custom-monitor' (shown by 'virsh dominfo'; nothing else changes). The migration itself is\n" +
+        "libvirt's ('virsh migrate'); on --unplug-timeout it is aborted with 'virsh domjobabort'.\n",
+    )
     .action(async (ref: string, destination: string, opts: MigrateOpts) => {
       const unplugTimeoutMs = parseUnplugTimeout(opts.unplugTimeout);
       const guestTimeoutMs = opts.guestTimeout.trim() === '0' ? 0 : parseGuestTimeout(opts.guestTimeout);
@@ -152,6 +163,8 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
           bandwidthMiBs,
           signal: ac.signal,
           onProgress: (ev) => progress.onProgress(ev),
+          ...(opts.libvirtFlags !== undefined ? { libvirtFlags: parseLibvirtFlags(opts.libvirtFlags) } : {}),
+          ...(opts.migrateuri !== undefined ? { migrateUri: opts.migrateuri } : {}),
         });
         progress.end();
         // The migration is done; whether the guest takes its primaries back is its part, reported plainly.
@@ -164,7 +177,8 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
         } else {
           const up = uptake.filter((u) => u.enabledAfterMs !== null);
           const upText = up.map((u) => `\n  guest: ${u.id} enabled by its driver ${((u.enabledAfterMs ?? 0) / 1000).toFixed(1)} s after the migration`).join('');
-          printVirsh(io, `${renderSummary(result)}${upText}\nDomain '${domain.name}' now runs in QEMU pid ${domain.pid ?? '?'}`);
+          const where = domain.pid !== undefined ? `in QEMU pid ${domain.pid}` : `on ${destination}${domain.id !== undefined ? ` (id ${domain.id})` : ''}`;
+          printVirsh(io, `${renderSummary(result)}${upText}\nDomain '${domain.name}' now runs ${where}`);
         }
         if (problem) io.err(`warning: ${problem}\n`);
       } catch (e) {

@@ -6,6 +6,7 @@ import { decodeXmlBytes, parseXml } from '../util/xml.js';
 import { addFailoverPair } from '../lint/index.js';
 import { lintDomainXml } from '../lint/index.js';
 import { type CliIo, printJson } from './io.js';
+import { connectUri, openBackend } from './backend.js';
 import { lintExitCode, lintResult, renderLintHuman } from './lint.js';
 
 interface Options {
@@ -27,10 +28,12 @@ export function registerPair(program: Command, io: CliIo, setExit: (code: number
     .option('--alias <ua-name>', "the standby's user alias (default: ua-failoverN)")
     .option('--standby <spec>', "standby backend: 'user', 'network:NAME' or 'bridge:NAME'", 'network:default')
     .option('--plain-hostdev', 'a plain <hostdev> primary instead of <interface type=hostdev>')
-    .option('--into <file>', 'add the pair to this domain XML (default: a minimal q35 domain)')
+    .option('--into <file>', 'add the pair to this domain XML (default: a minimal q35 domain); with --connect: a domain name, its definition')
     .option('--name <name>', 'domain name when no --into is given', 'failover-guest')
     .action(async (opts: Options) => {
-      const base = opts.into ? decodeXmlBytes(await readFileBounded(opts.into), opts.into) : undefined;
+      let base: string | undefined;
+      if (opts.into && connectUri(program) !== undefined) base = await openBackend(program).getXml(opts.into, { inactive: true });
+      else if (opts.into) base = decodeXmlBytes(await readFileBounded(opts.into), opts.into);
       const xml = addFailoverPair(base, opts, opts.name);
       const findings = lintDomainXml(parseXml(xml, { source: 'pair' }));
       const result = lintResult(opts.into ?? 'pair', findings);

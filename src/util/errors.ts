@@ -151,6 +151,18 @@ export class InvalidArgError extends VirtFailoverError {
   }
 }
 
+/**
+ * An error libvirt reported through its client tools (virsh) that none of the classes above mirrors:
+ * the message is libvirt's own text.
+ */
+export class LibvirtError extends VirtFailoverError {
+  override readonly name = 'LibvirtError';
+  readonly code = 'LIBVIRT_ERROR';
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super('', detail, options);
+  }
+}
+
 export function isVirtFailoverError(e: unknown): e is VirtFailoverError {
   return e instanceof VirtFailoverError;
 }

@@ -20,3 +20,4 @@ export {
   type NetworkResolver,
 } from './network-resolve.js';
 export { escapeComma, propsToJson, propsToKeyval } from './props.js';
+export { failoverPrimaries, type FailoverPairIds } from './failover-pairs.js';

@@ -36,6 +36,9 @@ import {
 } from './state.js';
 import { type MigrateLocalOptions, type MigrateLocalResult, migrateDomainLocal } from './migrate.js';
 import { type PrimaryUptake, waitPrimariesEnabled } from './guest.js';
+import { failoverPrimaries } from '../command/index.js';
+import { type FailoverPairState, inspectFailoverPairs } from '../migration/index.js';
+import { Monitor } from '../monitor/index.js';
 import type { HostdevHostOptions } from './hostdev.js';
 import { DomainStore } from './store.js';
 import { NetworkDriver } from './network-driver.js';
@@ -232,6 +235,25 @@ export class QemuDriver {
 
   destroy(ref: string, opts: DestroyOptions = {}): Promise<StopResult> {
     return destroyDomain(this.#ctx, ref, opts);
+  }
+
+  /**
+   * The failover pairs of a running domain as QEMU sees them (read-only QMP queries on its monitor):
+   * what `domfailover` shows.
+   */
+  async failoverStatus(ref: string): Promise<{ name: string; xml: string; definition?: string; via: string; pairs: FailoverPairState[] }> {
+    const name = lookupDomain(this.#ctx, ref).name;
+    const i = await observeDomain(this.#ctx, name);
+    const xml = this.store.readLiveXml(name);
+    if (!i?.active || !i.status?.monitor || xml === undefined) throw new OperationInvalidError('domain is not running');
+    const pairs = failoverPrimaries(parseDomainXml(xml, { source: name, inactive: false }));
+    const mon = await Monitor.connect(i.status.monitor, { timeoutMs: this.#ctx.timeouts.monitorMs, retryRefused: false });
+    try {
+      const definition = this.store.readConfig(name);
+      return { name, xml, ...(definition !== undefined ? { definition } : {}), via: `QMP monitor ${i.status.monitor}`, pairs: await inspectFailoverPairs(mon, pairs, { timeoutMs: this.#ctx.timeouts.monitorMs }) };
+    } finally {
+      await mon.close();
+    }
   }
 
   /**

@@ -26,14 +26,12 @@ import type { Hostdev } from '../../conf/hostdev.js';
 import type { Interface } from '../../conf/interface.js';
 import { OperationFailedError, OperationInvalidError, OperationUnsupportedError } from '../../util/errors.js';
 import { readCmdline, readProcStat, selfStartTime } from '../../util/proc.js';
-import { assignAliases } from '../command/index.js';
 import type { QemuCaps } from '../caps/index.js';
 import { renderShellLine } from '../command/index.js';
 import { withDomainLock } from './lifecycle.js';
 import { pciHostdevAddresses, recordedHostdevs } from './hostdev.js';
 import { type DomainSummary, type DriverContext, type Inspected, type QemuCommandLine, inspectDomain } from './state.js';
 import {
-  type FailoverPairRef,
   type MigrationProgress,
   type MigrationResult,
   type ProcessDestination,
@@ -41,7 +39,8 @@ import {
   processDestinationLauncher,
 } from '../migration/index.js';
 import { Monitor } from '../monitor/index.js';
-import { emulatedPrimaries } from '../command/index.js';
+import { failoverPrimaries } from '../command/index.js';
+export { failoverPrimaries };
 import { appendLog, isOurQemu, logTimestamp, readLogSince, terminateProcess, waitForExit } from './process.js';
 import { checkSocketPath } from './store-paths.js';
 import type { MigrationRecord } from './store.js';
@@ -107,28 +106,6 @@ export function migrationBlocker(dom: Domain): OperationUnsupportedError | undef
   return undefined;
 }
 
-/**
- * The failover primaries QEMU unplugs: transient-teaming PCI hostdevs and hostdev interfaces (QEMU id
- * = their alias, hostdevN) and emulated primaries passed through <qemu:commandline>; each with the
- * QEMU id of its standby (the teaming's persistent alias, or failover_pair_id).
- */
-export function failoverPrimaries(dom: Domain): FailoverPairRef[] {
-  const aliases = assignAliases(dom);
-  const out: FailoverPairRef[] = [];
-  const add = (d: Domain['devices'][number], teaming: { type: string; persistent?: string } | undefined): void => {
-    const id = aliases.get(d);
-    if (isTransient(teaming) && teaming?.persistent && id) out.push({ id, standbyId: teaming.persistent });
-  };
-  for (const d of dom.devices) {
-    if (d.kind === 'interface' && (d as Interface).type === 'hostdev') add(d, (d as Interface).teaming);
-  }
-  for (const d of dom.devices) {
-    const h = d as Hostdev;
-    if (d.kind === 'hostdev' && h.mode === 'subsystem' && h.subsys.type === 'pci') add(d, h.teaming);
-  }
-  for (const p of emulatedPrimaries(dom)) out.push({ id: p.id, standbyId: p.standbyId });
-  return out;
-}
 
 const CHARDEV_KINDS = new Set(['serial', 'console', 'parallel', 'channel']);
 

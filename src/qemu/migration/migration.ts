@@ -19,3 +19,4 @@ export type { MigrateFailoverOptions, MigrationResult, MigrationTimers, PairOutc
 export async function migrateFailover<D extends DestinationHandle>(opts: MigrateFailoverOptions<D>): Promise<MigrationResult<D>> {
   return new MigrationRun(opts).run();
 }
+export * from './inspect.js';
