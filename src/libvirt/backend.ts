@@ -84,8 +84,9 @@ export class LibvirtBackend {
     return s;
   }
 
-  getXml(ref: string, opts: { inactive?: boolean }): Promise<string> {
-    return this.virsh.run(['dumpxml', ...(opts.inactive ? ['--inactive'] : []), ref]);
+  async getXml(ref: string, opts: { inactive?: boolean }): Promise<string> {
+    const out = await this.virsh.run(['dumpxml', ...(opts.inactive ? ['--inactive'] : []), ref]);
+    return out.replace(/\n\n$/, '\n'); // the document without virsh's blank line after each command
   }
 
   async start(ref: string): Promise<{ name: string; uuid: string; id?: number }> {

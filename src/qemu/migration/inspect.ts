@@ -19,7 +19,7 @@ export interface PciSlot {
 
 export interface FailoverPairState extends FailoverPairRef {
   standbyPresent: boolean;
-  /** query-pci lists the primary; otherwise QEMU keeps it hidden (or it does not exist). */
+  /** QEMU created the primary (query-pci or QOM); otherwise it keeps it hidden (or it does not exist). */
   plugged: boolean;
   negotiated: boolean | null;
   negotiatedHow: NegotiationSource;
@@ -55,6 +55,13 @@ export function pciSlots(reply: unknown): Map<string, PciSlot> {
 
 type Cmd = { timeoutMs?: number; signal?: AbortSignal };
 
+/** The device exists in QEMU (a hidden primary does not; a device behind a root port the firmware has not
+ * numbered yet is missing from query-pci but exists). */
+async function qomExists(mon: MigrationMonitor, id: string, cmd: Cmd): Promise<boolean> {
+  const v = await mon.execute<unknown>('qom-get', { path: `/machine/peripheral/${id}`, property: 'type' }, cmd).catch(() => undefined);
+  return typeof v === 'string';
+}
+
 async function qomMac(mon: MigrationMonitor, id: string, cmd: Cmd): Promise<string | null> {
   const v = await mon.execute<unknown>('qom-get', { path: `/machine/peripheral/${id}`, property: 'mac' }, cmd).catch(() => undefined);
   return typeof v === 'string' ? v.toLowerCase() : null;
@@ -89,8 +96,8 @@ export async function inspectFailoverPairs(mon: MigrationMonitor, pairs: readonl
   const slots = pciSlots(await mon.execute('query-pci', undefined, cmd));
   const out: FailoverPairState[] = [];
   for (const p of pairs) {
-    const plugged = slots.has(p.id);
-    const standbyPresent = slots.has(p.standbyId);
+    const plugged = slots.has(p.id) || (await qomExists(mon, p.id, cmd));
+    const standbyPresent = slots.has(p.standbyId) || (await qomExists(mon, p.standbyId, cmd));
     const features = standbyPresent ? await standbyNegotiated(mon, p.standbyId, cmd) : undefined;
     let negotiated: boolean | null = null;
     let negotiatedHow: NegotiationSource = 'unknown';
