@@ -16,6 +16,7 @@ import { failoverDomainXml } from '../helpers/failover-domain.js';
 import type { GuestEvent } from '../../src/testbed/guest-init.js';
 import type { MigrationFailureJson, MigrationReportJson } from '../../src/qemu/migration/migration.js';
 import { DomainStore } from '../../src/qemu/driver/store.js';
+import type { DomfailoverReport } from '../../src/cli/domfailover.js';
 import { isProcessAlive, readCmdline, signalProcess } from '../../src/util/proc.js';
 import { cliPath, runCliProcess } from '../helpers/cli.js';
 import { QEMU } from '../helpers/failover-vm.js';
@@ -96,6 +97,11 @@ test('migrate --json: unplug, wait-unplug, completed; the destination QEMU is th
   foConsole = await startDomain(FO, FO_UUID, 'failover');
   // steady state first (enslaved with link up), so no boot-time line is taken for a later one
   await waitGuest(foConsole, 'primary enslaved, link up', (e) => enslaved(e) && e.kind === 'state' && e.link === 'up', 60_000);
+  // domfailover on the embedded driver: read-only QMP on the domain's monitor
+  const fo = await cli('domfailover', '--json', FO);
+  assert.equal(fo.code, 0, fo.stderr);
+  const pair = (JSON.parse(fo.stdout) as DomfailoverReport).pairs[0]!;
+  assert.deepEqual([pair.id, pair.standbyId, pair.plugged, pair.negotiated, pair.negotiatedHow, pair.mac.equal, pair.primarySlot?.parent], ['ua-primary0', 'ua-standby0', true, true, 'guest-features', true, 'pci.4']);
   const config = readFileSync(store.configPath(FO), 'utf8');
   const src = record(FO);
   const from = foConsole.lines.length;
