@@ -101,6 +101,7 @@ test('migrate A -> B through libvirt: pre-checks, UNPLUG_PRIMARY, wait-unplug, r
   await waitGuest(con, 'primary enslaved again on B', enslaved, 30_000, released);
   const fo = JSON.parse((await onB('domfailover', '--json', 'lvmig')).stdout) as DomfailoverReport;
   assert.deepEqual([fo.pairs[0]!.plugged, fo.pairs[0]!.negotiated], [true, true]);
+  t.diagnostic(`progress lines: ${r.stderr.split('\n').filter((l) => /%/.test(l)).join(' | ') || 'none (active was shorter than a poll)'}`);
   t.diagnostic(`CLI ${Math.round(took)} ms; migration ${Math.round(rep.elapsedMs)} ms, wait-unplug ${rep.unplugMs} ms, downtime ${rep.downtimeMs} ms, RAM ${(rep.ramTransferredBytes! / 1e6).toFixed(1)} MB`);
   assert.equal((await onB('destroy', 'lvmig')).code, 0);
   assert.equal((await onB('undefine', 'lvmig')).code, 0);
