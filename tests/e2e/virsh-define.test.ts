@@ -1,7 +1,7 @@
-// Our XML must stay accepted by real `virsh define`: when a libvirt daemon
-// answers here, define and undefine what our formatter and `pair` write.
-// (No daemon — the usual case in CI — skips with a reason.)
-import { test } from 'node:test';
+// Our XML must stay accepted by real `virsh define`: define and undefine what our formatter and `pair`
+// write, on a libvirt daemon of the test's own (tests/helpers/libvirt-host.ts; in CI a libvirt that cannot
+// run is a failure), or else on qemu:///system when one answers there.
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,11 +10,27 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { repoRoot, testDataDir } from '../helpers/paths.js';
 import { formatDomain, parseDomainXml } from '../../src/conf/domain.js';
+import { LibvirtHost, libvirtSkip } from '../helpers/libvirt-host.js';
 
-const URI = 'qemu:///system';
-const virsh = (...args: string[]) => spawnSync('virsh', ['-c', URI, ...args], { encoding: 'utf8' });
-const daemon = spawnSync('virsh', ['-c', URI, 'version'], { stdio: 'ignore' }).status === 0;
-const skip = daemon ? false : 'no libvirt daemon answers on qemu:///system';
+const hostSkip = libvirtSkip();
+const systemDaemon = spawnSync('virsh', ['-c', 'qemu:///system', 'version'], { stdio: 'ignore' }).status === 0;
+const skip = hostSkip && !systemDaemon ? `${hostSkip}, and no libvirt daemon answers on qemu:///system` : false;
+let uri = 'qemu:///system';
+let hostDir = '';
+let host: LibvirtHost | undefined;
+const virsh = (...args: string[]) => spawnSync('virsh', ['-c', uri, ...args], { encoding: 'utf8' });
+
+before(async () => {
+  if (skip || hostSkip) return;
+  hostDir = mkdtempSync(path.join(tmpdir(), 'vf-virsh-host-'));
+  host = await LibvirtHost.start({ dir: hostDir, name: 'lvdefine' });
+  uri = host.uri;
+});
+
+after(async () => {
+  await host?.stop();
+  if (hostDir) rmSync(hostDir, { recursive: true, force: true });
+});
 
 // Documents written for libvirt 11.3 that an older daemon cannot know (e.g. the itco watchdog in 9.0).
 const NEEDS_NEWER_LIBVIRT = new Set(['failover-emulated-primary.xml']);
