@@ -16,6 +16,7 @@ import { runCliProcess } from '../helpers/cli.js';
 import { LibvirtHost, libvirtSkip, pidsUsing } from '../helpers/libvirt-host.js';
 import { libvirtGuestXml, STANDBY_MAC } from '../helpers/libvirt-guest.js';
 import { qemuSkip } from '../helpers/qemu-env.js';
+import { signalProcess } from '../../src/util/proc.js';
 
 const skip = qemuSkip() || libvirtSkip();
 /** Why the libvirt daemons of this file could not start (outside CI only). */
@@ -43,7 +44,7 @@ before(async () => {
 after(async () => {
   await host?.stop();
   for (const c of consoles) await c.close();
-  for (const pid of dir ? pidsUsing(dir) : []) process.kill(pid, 'SIGKILL');
+  for (const pid of dir ? pidsUsing(dir) : []) signalProcess(pid, 'SIGKILL');
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 

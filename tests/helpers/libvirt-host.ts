@@ -11,6 +11,7 @@ import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSyn
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './paths.js';
+import { signalProcess } from '../../src/util/proc.js';
 
 const run = promisify(execFile);
 
@@ -168,11 +169,7 @@ export class LibvirtHost {
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(pid, sig);
-  } catch {
-    // gone already
-  }
+  signalProcess(pid, sig); // false when gone already
 }
 
 /** Processes of ours still holding a test dir (for after() hooks that must leave nothing behind). */
