@@ -137,7 +137,7 @@ export class EmbeddedBackend implements DomainBackend {
       throw new InvalidArgError('--libvirt-flags and --migrateuri need a libvirt source (--connect URI)');
     }
     if (destination !== 'local') {
-      throw new OperationUnsupportedError(`migration destination '${destination}' is not supported yet: only 'local' (a second QEMU on this host)`);
+      throw new OperationUnsupportedError(`migration destination '${destination}' is not supported: use 'local' (a second QEMU on this host) or ssh://[USER@]HOST[:PORT]`);
     }
     return this.driver.migrateLocal(ref, opts);
   }

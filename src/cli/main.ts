@@ -31,6 +31,7 @@ import { registerNetPortCreate } from './net-port-create.js';
 import { registerNetPortList } from './net-port-list.js';
 import { registerNetPortDumpxml } from './net-port-dumpxml.js';
 import { registerNetPortDelete } from './net-port-delete.js';
+import { registerAgent } from './agent.js';
 
 /** Exit statuses by error code; anything unlisted is 1. */
 const EXIT_BY_CODE: Record<string, number> = {};
@@ -82,6 +83,7 @@ export async function runCli(argv: string[], io?: Partial<CliIo>): Promise<numbe
   registerNetPortList(program, sink, setExit);
   registerNetPortDumpxml(program, sink, setExit);
   registerNetPortDelete(program, sink, setExit);
+  registerAgent(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
   } catch (e) {

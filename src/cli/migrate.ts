@@ -1,7 +1,8 @@
-// `virt-failover migrate DOMAIN local [--unplug-timeout SECONDS] [--require-failover] [--resume]
-//   [--timeout SECONDS [--timeout-suspend]] [--max-downtime MS] [--bandwidth MiB/s] [--guest-timeout SECONDS]`:
-// live migration into a second QEMU on this host (other destinations come with the multi-host
-// transport). Progress goes to stderr (one rewritten line on a terminal, plain lines otherwise), the
+// `virt-failover migrate DOMAIN local|ssh://[USER@]HOST[:PORT][?...] [--unplug-timeout SECONDS]
+//   [--require-failover] [--resume] [--timeout SECONDS [--timeout-suspend]] [--max-downtime MS]
+//   [--bandwidth MiB/s] [--guest-timeout SECONDS] [--persistent] [--undefinesource] [--tunnelled]`:
+// live migration into a second QEMU on this host, or to another host through OpenSSH and the agent
+// there (src/qemu/remote). Progress goes to stderr (one rewritten line on a terminal, plain lines otherwise), the
 // summary to stdout; --json prints the report (timeline in ms) or, on failure, the failure report.
 // Afterwards it waits (--guest-timeout) for the guest's driver to enable each re-plugged primary, as
 // QEMU sees it, and warns plainly when the guest does not (docs/replug.md); the migration stands.
@@ -17,9 +18,12 @@ import {
   renderTimeline,
 } from '../qemu/migration/index.js';
 import type { MigrationProgress } from '../qemu/migration/index.js';
+import type { MigrationResult } from '../qemu/migration/index.js';
+import { AgentChannel, RemoteDestination, isSshUri, parseSshUri, type SshTarget } from '../qemu/remote/index.js';
+import type { DomainSummary } from '../conf/domain-state.js';
 import { InvalidArgError, NoDomainError, OperationUnsupportedError } from '../util/errors.js';
 import { printVirsh } from './domain-common.js';
-import { openBackend, parseLibvirtFlags } from './backend.js';
+import { type BackendMigrateOptions, connectUri, openBackend, openDriver, parseLibvirtFlags } from './backend.js';
 import { type CliIo, printJson } from './io.js';
 
 /** --unplug-timeout: seconds, fractions allowed, more than 0. */
@@ -98,6 +102,34 @@ interface MigrateOpts {
   bandwidth?: string;
   libvirtFlags?: string;
   migrateuri?: string;
+  live?: boolean;
+  persistent?: boolean;
+  undefinesource?: boolean;
+  tunnelled?: boolean;
+}
+
+interface Migrated {
+  result: MigrationResult;
+  domain: DomainSummary;
+  /** Another host: its URI and hostname, and what is left here. */
+  remote?: { uri: string; hostname: string; source: 'shutoff' | 'undefined' };
+}
+
+/** `migrate NAME ssh://HOST`: the agent there through ssh, the embedded driver here. */
+async function migrateToHost(program: Command, ref: string, target: SshTarget, opts: MigrateOpts, common: BackendMigrateOptions): Promise<Migrated> {
+  const tunnelled = !!opts.tunnelled;
+  const ch = await AgentChannel.open(target, { tunnelled });
+  try {
+    const r = await openDriver(program).migrateTo(ref, new RemoteDestination(ch, { tunnelled }), {
+      ...common,
+      persistent: !!opts.persistent,
+      undefineSource: !!opts.undefinesource,
+      tunnelled,
+    });
+    return { ...r, remote: { uri: target.label, hostname: ch.remote.hostname, source: r.source } };
+  } finally {
+    await ch.close();
+  }
 }
 
 export function registerMigrate(program: Command, io: CliIo, setExit: (code: number) => void): void {
@@ -105,7 +137,7 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
     .command('migrate')
     .description('live-migrate a running domain; failover primaries are unplugged before and re-plugged after')
     .argument('<domain>', 'domain name, id or uuid')
-    .argument('<destination>', "'local': a second QEMU on this host; with --connect SRC_URI: the destination's libvirt URI")
+    .argument('<destination>', "'local' (a second QEMU on this host), ssh://[USER@]HOST[:PORT][?state-dir=DIR&command=PATH&keyfile=F&known_hosts=F], or with --connect SRC_URI the destination's libvirt URI")
     .option('--unplug-timeout <seconds>', 'how long the guest gets to release its failover primaries', '30')
     .option('--require-failover', 'refuse when a failover pair would not fail over (guest without failover driver, primary not plugged)')
     .option('--resume', 'resume a paused guest first (a paused guest cannot release its primaries)')
@@ -114,6 +146,10 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
     .option('--timeout-postcopy', 'switch to post-copy at --timeout (not supported)')
     .option('--max-downtime <ms>', "the longest pause QEMU may take for the switchover (its downtime-limit)")
     .option('--bandwidth <MiB/s>', 'migration bandwidth limit in MiB/s (virsh --bandwidth)')
+    .option('--live', 'live migration (always: accepted for virsh compatibility)')
+    .option('--persistent', 'define the domain on the destination host')
+    .option('--undefinesource', 'remove the definition from this host afterwards')
+    .option('--tunnelled', 'carry the migration stream inside the SSH connection (nothing listens on the network)')
     .option('--guest-timeout <seconds>', "afterwards, how long the guest gets to take its re-plugged primaries up (0: don't wait)", '20')
     .option('--libvirt-flags <flags>', "with --connect: virsh migrate flags instead of '--live --persistent --undefinesource'")
     .option('--migrateuri <uri>', 'with --connect: where QEMU sends the stream (virsh migrate --migrateuri), e.g. tcp://10.0.0.2')
@@ -126,6 +162,11 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
     )
     .action(async (ref: string, destination: string, opts: MigrateOpts) => {
       const unplugTimeoutMs = parseUnplugTimeout(opts.unplugTimeout);
+      // ssh:// is our own transport, for the embedded driver; with --connect the destination is libvirt's URI.
+      const remote = connectUri(program) === undefined && isSshUri(destination) ? parseSshUri(destination) : undefined;
+      if (!remote && (opts.persistent || opts.undefinesource || opts.tunnelled)) {
+        throw new InvalidArgError('--persistent, --undefinesource and --tunnelled need a destination on another host (ssh://HOST)');
+      }
       const guestTimeoutMs = opts.guestTimeout.trim() === '0' ? 0 : parseGuestTimeout(opts.guestTimeout);
       for (const o of ['timeout-suspend', 'timeout-postcopy'] as const) {
         const set = o === 'timeout-suspend' ? opts.timeoutSuspend : opts.timeoutPostcopy;
@@ -154,7 +195,7 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
       process.on('SIGHUP', onSignal); // a closed terminal cancels cleanly too
       try {
         const backend = openBackend(program);
-        const { result, domain } = await backend.migrate(ref, destination, {
+        const common: BackendMigrateOptions = {
           unplugTimeoutMs,
           requireFailover: !!opts.requireFailover,
           resume: !!opts.resume,
@@ -165,15 +206,30 @@ export function registerMigrate(program: Command, io: CliIo, setExit: (code: num
           onProgress: (ev) => progress.onProgress(ev),
           ...(opts.libvirtFlags !== undefined ? { libvirtFlags: parseLibvirtFlags(opts.libvirtFlags) } : {}),
           ...(opts.migrateuri !== undefined ? { migrateUri: opts.migrateuri } : {}),
-        });
+        };
+        const done: Migrated = remote ? await migrateToHost(program, ref, remote, opts, common) : await backend.migrate(ref, destination, common);
+        const { result, domain } = done;
         progress.end();
         // The migration is done; whether the guest takes its primaries back is its part, reported plainly.
+        // (Not yet between hosts: the guest's QEMU is the other host's.)
         const ids = result.destination.replugged;
-        const uptake = guestTimeoutMs > 0 && ids.length ? await backend.waitPrimariesEnabled(domain.name, ids, { timeoutMs: guestTimeoutMs }) : [];
+        const uptake =
+          !done.remote && guestTimeoutMs > 0 && ids.length ? await backend.waitPrimariesEnabled(domain.name, ids, { timeoutMs: guestTimeoutMs }) : [];
         const notUp = uptake.filter((u) => u.enabledAfterMs === null);
         const problem = notUp.length ? guestNotUpText(notUp.map((u) => u.id), guestTimeoutMs) : null;
         if (io.json) {
-          printJson(io, { ...migrationReportJson(result), domain, guest: { timeoutMs: guestTimeoutMs, primaries: uptake, problem } });
+          printJson(io, {
+            ...migrationReportJson(result),
+            domain,
+            guest: { timeoutMs: guestTimeoutMs, primaries: uptake, problem },
+            ...(done.remote ? { destination: done.remote } : {}),
+          });
+        } else if (done.remote) {
+          printVirsh(
+            io,
+            `${renderSummary(result)}\nDomain '${domain.name}' now runs on ${done.remote.hostname} (${done.remote.uri}) in QEMU pid ${domain.pid ?? '?'}` +
+              (done.remote.source === 'undefined' ? '; it is no longer defined here' : ''),
+          );
         } else {
           const up = uptake.filter((u) => u.enabledAfterMs !== null);
           const upText = up.map((u) => `\n  guest: ${u.id} enabled by its driver ${((u.enabledAfterMs ?? 0) / 1000).toFixed(1)} s after the migration`).join('');

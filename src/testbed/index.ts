@@ -6,3 +6,4 @@ export { FAILOVER_ONLY_MODULES, renderInitScript, type InitScriptOptions } from 
 export * from './guest-observer.js';
 export * from './guest-replug.js';
 export * from './accel.js';
+export * from './two-hosts.js';

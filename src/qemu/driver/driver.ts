@@ -40,6 +40,8 @@ import { failoverPrimaries } from '../command/index.js';
 import { type FailoverPairState, inspectFailoverPairs } from '../migration/index.js';
 import { Monitor } from '../monitor/index.js';
 import type { HostdevHostOptions } from './hostdev.js';
+import { type MigrateOutOptions, type MigrateOutResult, type OutgoingDestination, migrateDomainOut } from './migrate-out.js';
+import { type IncomingOptions, type IncomingRequest, IncomingMigration } from './incoming.js';
 import { DomainStore } from './store.js';
 import { NetworkDriver } from './network-driver.js';
 import { NetworkStore } from './network-store.js';
@@ -55,6 +57,8 @@ export type { MigrateLocalOptions, MigrateLocalResult } from './migrate.js';
 export type { PrimaryUptake } from './guest.js';
 export type { HostdevHostOptions } from './hostdev.js';
 export { NetworkDriver, type NetworkSummary, type DefineNetworkResult } from './network-driver.js';
+export type { MigrateOutOptions, MigrateOutResult, OutgoingDestination } from './migrate-out.js';
+export { IncomingMigration, type IncomingAttempt, type IncomingOptions, type IncomingRequest } from './incoming.js';
 export { DOMAIN_STATE_TEXT, DomainStore, type DomainStateName, type DomainStatus } from './store.js';
 
 export const DEFAULT_QEMU_BINARY = 'qemu-system-x86_64';
@@ -270,5 +274,18 @@ export class QemuDriver {
    */
   waitPrimariesEnabled(name: string, ids: readonly string[], opts: { timeoutMs: number; signal?: AbortSignal }): Promise<PrimaryUptake[]> {
     return waitPrimariesEnabled(this.#ctx, name, ids, opts);
+  }
+
+  /**
+   * Live migration to another host (`migrate NAME ssh://HOST`): `dest` is the other host's agent
+   * (src/qemu/remote); see migrate-out.ts.
+   */
+  migrateTo(ref: string, dest: OutgoingDestination, opts: MigrateOutOptions = {}): Promise<MigrateOutResult> {
+    return migrateDomainOut(this.#ctx, ref, dest, opts);
+  }
+
+  /** The destination's side of a migration between hosts (what the agent drives); see incoming.ts. */
+  prepareIncoming(req: IncomingRequest, opts: IncomingOptions): Promise<IncomingMigration> {
+    return IncomingMigration.prepare(this.#ctx, req, opts);
   }
 }

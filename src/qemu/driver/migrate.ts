@@ -69,7 +69,7 @@ export interface MigrateLocalResult {
   domain: DomainSummary;
 }
 
-function errText(e: unknown): string {
+export function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
@@ -109,7 +109,7 @@ export function migrationBlocker(dom: Domain): OperationUnsupportedError | undef
 
 const CHARDEV_KINDS = new Set(['serial', 'console', 'parallel', 'channel']);
 
-function chardevs(dom: Domain): Chardev[] {
+export function chardevs(dom: Domain): Chardev[] {
   return dom.devices.filter((d) => CHARDEV_KINDS.has(d.kind) && 'source' in d) as unknown as Chardev[];
 }
 
@@ -140,7 +140,7 @@ export function localMigrationBlocker(dom: Domain, held: readonly string[] = [])
 
 // ---- the destination -----------------------------------------------------------------------------
 
-interface Plan {
+export interface Plan {
   info: Inspected;
   name: string;
   uuid: string;
@@ -155,7 +155,7 @@ interface Plan {
 }
 
 /** The argv for `plan` with its runtime files in `runtimeDir` (no -S: a destination runs once loaded). */
-async function buildFor(ctx: DriverContext, plan: Plan, runtimeDir: string, destination: boolean): Promise<QemuCommandLine> {
+export async function buildFor(ctx: DriverContext, plan: Plan, runtimeDir: string, destination: boolean): Promise<QemuCommandLine> {
   if (!ctx.buildCommand) {
     throw new OperationInvalidError('cannot migrate domains: the QEMU command-line builder is not available in this build');
   }
@@ -190,7 +190,7 @@ export function comparableArgs(args: readonly string[]): string[] {
 }
 
 /** The source's argv must be what the driver builds now: else the destination would not accept the stream. */
-function checkSameCommand(plan: Plan, built: QemuCommandLine, pid: number): void {
+export function checkSameCommand(plan: Plan, built: QemuCommandLine, pid: number): void {
   const cmdline = readCmdline(pid);
   if (!cmdline) return; // gone meanwhile: the precheck reports it
   const running = comparableArgs(cmdline.slice(1));

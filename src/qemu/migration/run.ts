@@ -469,8 +469,9 @@ export abstract class MigrationRunBase<D extends DestinationHandle> {
 }
 
 export function describeExit(x: unknown): string {
-  const e = x as { code?: number | null; signal?: string | null } | undefined;
+  const e = x as { code?: number | null; signal?: string | null; detail?: string } | undefined;
   if (e && typeof e === 'object') {
+    if (typeof e.detail === 'string') return e.detail;
     if (e.signal) return `signal ${e.signal}`;
     if (typeof e.code === 'number') return `code ${e.code}`;
   }
