@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Debian packages the runtime tests and the demo need. */
-export const DEBIAN_PACKAGES = ['qemu-system-x86', 'linux-image-amd64', 'busybox-static', 'cpio', 'libxml2-utils', 'libvirt-daemon-system', 'libvirt-clients', 'iproute2'];
+export const DEBIAN_PACKAGES = ['qemu-system-x86', 'linux-image-amd64', 'busybox-static', 'cpio', 'libxml2-utils', 'libvirt-daemon-system', 'libvirt-clients', 'openssh-server', 'iproute2'];
 
 export function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });

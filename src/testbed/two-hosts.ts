@@ -114,7 +114,7 @@ export async function makeTwoHosts(opts: { stateBase?: string } = {}): Promise<T
         [
           `ListenAddress ${h.addr}`, `Port ${SSH_PORT}`, `HostKey ${hostKey}`, `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
           'PasswordAuthentication no', 'KbdInteractiveAuthentication no', 'UsePAM no', 'PermitRootLogin prohibit-password',
-          'StrictModes no', `PidFile ${h.sshdPidFile}`, 'AllowStreamLocalForwarding yes', 'AllowTcpForwarding no', 'X11Forwarding no',
+          'StrictModes no', `PidFile ${h.sshdPidFile}`, 'AllowStreamLocalForwarding yes', 'X11Forwarding no',
         ].join('\n') + '\n',
       );
       await run('ip', ['netns', 'exec', h.ns, SSHD, '-f', config, '-E', path.join(dir, `sshd-${side}.log`)]);
@@ -124,9 +124,9 @@ export async function makeTwoHosts(opts: { stateBase?: string } = {}): Promise<T
     return {
       dir, a, b, clientKey, knownHosts, dispose,
       uri: (to, command) => {
-        const q = new URLSearchParams({ 'state-dir': to.stateDir, keyfile: clientKey, known_hosts: knownHosts });
-        if (command) q.set('command', command);
-        return `ssh://root@${to.addr}:${SSH_PORT}/?${q.toString()}`;
+        // (the paths are ours: no '&', '=', '#' or spaces to escape)
+        const q = [`state-dir=${to.stateDir}`, `keyfile=${clientKey}`, `known_hosts=${knownHosts}`, ...(command ? [`command=${command}`] : [])];
+        return `ssh://root@${to.addr}:${SSH_PORT}/?${q.join('&')}`;
       },
       inHost: (h, argv) => ['ip', 'netns', 'exec', h.ns, ...argv],
     };

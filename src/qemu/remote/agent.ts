@@ -54,6 +54,7 @@ function str(v: unknown, what: string): string {
 export async function serveAgent(o: AgentOptions): Promise<void> {
   const env = o.env ?? process.env;
   let hello = false;
+  let mismatch: Error | undefined;
   let incoming: IncomingMigration | undefined;
   let finished = false;
   let serial: Promise<unknown> = Promise.resolve();
@@ -84,13 +85,14 @@ export async function serveAgent(o: AgentOptions): Promise<void> {
   const handle = async (req: AgentRequest): Promise<unknown> => {
     const p = req.params ?? {};
     if (req.method === 'hello') {
+      // Both versions go back in any case: the source names them in its own refusal.
       const there = { protocol: Number(p.protocol), version: String(p.version) } as HelloParams;
-      const mismatch = versionMismatch({ protocol: AGENT_PROTOCOL, version: TOOL_VERSION }, there, `the source (${String(p.version)})`);
-      if (mismatch) throw mismatch;
+      mismatch = versionMismatch({ protocol: AGENT_PROTOCOL, version: TOOL_VERSION }, there, 'the source');
       hello = true;
       return { protocol: AGENT_PROTOCOL, version: TOOL_VERSION, hostname: os.hostname() } satisfies HelloResult;
     }
     if (!hello) throw new OperationInvalidError("agent: the first request must be 'hello'");
+    if (mismatch) throw mismatch;
     switch (req.method) {
       case 'prepare': {
         if (incoming) throw new OperationInvalidError('agent: this session already has an incoming migration');
