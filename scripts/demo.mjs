@@ -1,7 +1,8 @@
 // `npm run demo`: install what is needed (npm packages; Debian packages as root), build, then
 //  1. the configuration side: the real CLI on examples/ (validate as libvirt would at define, lint the pairs);
 //  2. the live side: `virt-failover demo` boots the example failover guest under QEMU, live-migrates it to a
-//     second QEMU on this host and reports what QEMU and the guest itself measured (src/cli/demo.ts).
+//     second host (as root with ip and sshd: a network namespace with its own sshd) or else to a second QEMU on
+//     this host, and reports what QEMU and the guest itself measured (src/cli/demo.ts).
 // Exits non-zero with `error: ...` when a step fails. Options: --no-build (use dist/ as it is); anything
 // else is passed to `virt-failover demo` (e.g. --trace FILE).
 import path from 'node:path';
@@ -47,7 +48,7 @@ step('what libvirt would say at virsh define', ['validate', ...examples], [0, 1]
 step('failover pair sanity (aliases, MACs, placement, what QEMU needs)', ['lint', ...examples], [0, 1]);
 console.log(`\n(configuration part: ${elapsed()})`);
 
-console.log('\n== 2. live: boot the failover guest, migrate it on this host, measure what the guest saw ==');
+console.log('\n== 2. live: boot the failover guest, migrate it (to a second host when one can be made), measure what the guest saw ==');
 console.log(`$ virt-failover demo ${[path.join('examples', 'failover-emulated-primary.xml'), ...demoArgs].join(' ')}`);
 const status = run(process.execPath, [cli, 'demo', path.join('examples', 'failover-emulated-primary.xml'), ...demoArgs]);
 if (status !== 0) fail(`the live demo failed (status ${status}), see above`);

@@ -1,7 +1,8 @@
 // `virt-failover demo [XML]`: the live part of `npm run demo`. In a temporary state dir: the test guest
 // (distribution kernel + busybox initramfs), the example failover domain (an emulated e1000e primary
 // paired with a virtio-net standby) defined and started, the guest's own view awaited (failover
-// negotiated, primary enslaved, link up, pings answered), a local live migration with live progress,
+// negotiated, primary enslaved, link up, pings answered), a live migration with live progress (to host B
+// over ssh:// when two hosts can be made here, see demo-hosts.ts; else to a second QEMU on this host),
 // the guest watched until it answers promptly again on the destination, and a summary of what QEMU
 // and what the guest saw per phase. Then destroy + undefine, and the temporary dir removed.
 // Every number printed is measured in this run.
@@ -19,6 +20,7 @@ import { MigrationFailedError, migrationReportJson, renderTimeline, type Migrati
 import { OperationFailedError } from '../util/errors.js';
 import { type CliIo, printJson } from './io.js';
 import { progressPrinter } from './migrate.js';
+import { chooseDemoHosts, migrateToHostB } from './demo-hosts.js';
 
 export const DEMO_XML = path.join('examples', 'failover-emulated-primary.xml');
 
@@ -183,18 +185,24 @@ export async function migrateObserved(
   driver: QemuDriver,
   name: string,
   con: GuestConsole,
-  opts: { unplugTimeoutMs?: number; recoverTimeoutMs: number; signal?: AbortSignal; onProgress?: (ev: MigrationProgress) => void },
+  opts: {
+    unplugTimeoutMs?: number;
+    recoverTimeoutMs: number;
+    signal?: AbortSignal;
+    onProgress?: (ev: MigrationProgress) => void;
+    /** Another migration than migrateLocal (the demo's two hosts), given the progress callback. */
+    migrate?: (onProgress: (ev: MigrationProgress) => void) => Promise<{ result: MigrationResult; domain: { pid?: number } }>;
+  },
 ): Promise<ObservedMigration> {
   const clock = timelineClock();
   const t0 = performance.now();
-  const { result, domain } = await driver.migrateLocal(name, {
-    unplugTimeoutMs: opts.unplugTimeoutMs,
-    signal: opts.signal,
-    onProgress: (ev) => {
-      clock.onProgress(ev);
-      opts.onProgress?.(ev);
-    },
-  });
+  const onProgress = (ev: MigrationProgress): void => {
+    clock.onProgress(ev);
+    opts.onProgress?.(ev);
+  };
+  const { result, domain } = opts.migrate
+    ? await opts.migrate(onProgress)
+    : await driver.migrateLocal(name, { unplugTimeoutMs: opts.unplugTimeoutMs, signal: opts.signal, onProgress });
   const callMs = performance.now() - t0;
   const offset = clock.offset() ?? t0;
   const marks = marksFromTimeline(result.timeline, offset);
@@ -310,6 +318,8 @@ export interface DemoOptions {
   /** Parent of the temporary state dir (default the OS temp dir). */
   tmpDir?: string;
   image?: GuestImage;
+  /** Migrate on this host even when a second host could be made. */
+  local?: boolean;
 }
 
 export async function runDemo(opts: DemoOptions): Promise<void> {
@@ -327,6 +337,7 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
   let con: GuestConsole | undefined;
   let driver: QemuDriver | undefined;
   let name: string | undefined;
+  let place: Awaited<ReturnType<typeof chooseDemoHosts>> | undefined;
   try {
     driver = QemuDriver.open({ stateDir: path.join(dir, 'state'), runtimeDir: path.join(dir, 'run') });
     const serialPath = path.join(dir, 'serial.sock');
@@ -350,23 +361,36 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
         `pinging the gateway every 10 ms`,
     );
 
-    say(`migrate: '${def.name}' to a second QEMU on this host (live, unplug deadline ${((opts.unplugTimeoutMs ?? 10_000) / 1000).toFixed(0)} s)`);
+    place = await chooseDemoHosts(!!opts.local);
+    say(`hosts: ${place.said}`);
+    const hosts = place.hosts;
+    const where = hosts ? `host B over ssh://${hosts.b.addr} (agent: this build)` : 'a second QEMU on this host';
+    say(`migrate: '${def.name}' to ${where} (live, unplug deadline ${((opts.unplugTimeoutMs ?? 10_000) / 1000).toFixed(0)} s)`);
     const progress = progressPrinter((s) => io.out(s), false);
     let observed: ObservedMigration;
+    const source: QemuDriver = driver;
     try {
       observed = await migrateObserved(driver, def.name, con, {
         unplugTimeoutMs: opts.unplugTimeoutMs ?? 10_000,
         recoverTimeoutMs: opts.recoverTimeoutMs ?? 20_000,
         signal: opts.signal,
         onProgress: io.json ? undefined : (ev) => progress.onProgress(ev),
+        migrate: hosts
+          ? async (onProgress) => {
+              const r = await migrateToHostB(source, def.name, hosts, { unplugTimeoutMs: opts.unplugTimeoutMs ?? 10_000, signal: opts.signal, onProgress });
+              driver = r.hostB; // the guest and its definition are B's now (cleanup below)
+              return r;
+            }
+          : undefined,
       });
     } catch (e) {
       if (e instanceof MigrationFailedError && !io.json) io.out(`Timeline:\n${renderTimeline(e.timeline).map((l) => `  ${l}\n`).join('')}`);
       throw e;
     }
     const problem = recoveryProblem(observed);
-    if (!problem) say(`guest answers promptly again on the destination (QEMU pid ${observed.newPid ?? '?'})`);
-    else say(`the guest has NOT taken its primary back on the destination (QEMU pid ${observed.newPid ?? '?'})`);
+    const onB = hosts ? ' on host B' : '';
+    if (!problem) say(`guest answers promptly again on the destination (QEMU pid ${observed.newPid ?? '?'})${onB}`);
+    else say(`the guest has NOT taken its primary back on the destination (QEMU pid ${observed.newPid ?? '?'})${onB}`);
     if (opts.traceFile) {
       await writeFile(opts.traceFile, renderTrace(con.lines, observed.marks));
     }
@@ -396,6 +420,10 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
       }
     }
     await con?.close();
+    if (place?.hosts) {
+      await place.hosts.dispose();
+      say(`host B removed (sshd stopped, namespace ${place.hosts.b.ns} deleted)`);
+    }
     await rm(dir, { recursive: true, force: true });
     say('temporary state dir removed');
   }
@@ -404,15 +432,17 @@ export async function runDemo(opts: DemoOptions): Promise<void> {
 interface DemoCliOpts {
   bootTimeout: string;
   trace?: string;
+  local?: boolean;
 }
 
 export function registerDemo(program: Command, io: CliIo, _setExit: (code: number) => void): void {
   program
     .command('demo')
-    .description('boot the example failover guest, live-migrate it on this host and report what QEMU and the guest saw')
+    .description('boot the example failover guest, live-migrate it (to a second host when one can be made here) and report what QEMU and the guest saw')
     .argument('[xml]', 'the failover domain to run (its kernel, initrd and serial path are filled in)', DEMO_XML)
     .option('--boot-timeout <seconds>', 'how long the guest gets to boot and enslave its primary', '60')
     .option('--trace <file>', 'write the guest console lines and migration marks as JSON')
+    .option('--local', 'migrate on this host even when a second host (network namespace + sshd) could be made')
     .action(async (xml: string, opts: DemoCliOpts) => {
       const ac = new AbortController();
       const onSignal = (sig: NodeJS.Signals): void => {
@@ -428,6 +458,7 @@ export function registerDemo(program: Command, io: CliIo, _setExit: (code: numbe
           signal: ac.signal,
           bootTimeoutMs: Number.isFinite(boot) && boot > 0 ? boot * 1000 : 60_000,
           traceFile: opts.trace,
+          local: !!opts.local,
         });
       } finally {
         process.off('SIGINT', onSignal);

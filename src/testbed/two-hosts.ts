@@ -18,7 +18,7 @@ export const SSHD = '/usr/sbin/sshd';
 const SSH_PORT = 2222;
 
 export interface TestHost {
-  /** Network namespace, e.g. vfA3f9c1 */
+  /** Network namespace, e.g. vfA3f9c1; '' for host A made in this process's own namespace (aInRoot). */
   ns: string;
   addr: string;
   stateDir: string;
@@ -59,7 +59,11 @@ async function keygen(file: string): Promise<string> {
   return readFileSync(`${file}.pub`, 'utf8').trim();
 }
 
-export async function makeTwoHosts(opts: { stateBase?: string } = {}): Promise<TwoHosts> {
+/**
+ * `aInRoot`: host A is this process's own network namespace (the veth's A end lives here, no sshd for A), so
+ * that an in-process driver and its QEMUs are host A, as for the demo; B is reachable only through the veth.
+ */
+export async function makeTwoHosts(opts: { stateBase?: string; aInRoot?: boolean } = {}): Promise<TwoHosts> {
   const why = twoHostsUnavailable();
   if (why) throw new Error(`cannot make two test hosts: ${why}`);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'vf-hosts-'));
@@ -67,7 +71,7 @@ export async function makeTwoHosts(opts: { stateBase?: string } = {}): Promise<T
   const tag = randomBytes(3).toString('hex');
   const subnet = `10.231.${randomBytes(1)[0]!}`;
   const mk = (side: 'A' | 'B', n: number): TestHost => ({
-    ns: `vf${side}${tag}`,
+    ns: side === 'A' && opts.aInRoot ? '' : `vf${side}${tag}`,
     addr: `${subnet}.${n}`,
     stateDir: path.join(opts.stateBase ?? dir, `host${side}`),
     sshdPidFile: path.join(dir, `sshd-${side}.pid`),
@@ -80,23 +84,28 @@ export async function makeTwoHosts(opts: { stateBase?: string } = {}): Promise<T
       const pid = Number(readIf(h.sshdPidFile));
       if (pid > 0 && isProcessAlive(pid)) signalProcess(pid, 'SIGTERM');
     }
-    for (const ns of made) await ip(['netns', 'del', ns]).catch(() => undefined);
+    for (const ns of made) {
+      if (ns) await ip(['netns', 'del', ns]).catch(() => undefined);
+      else await ip(['link', 'del', `vfa${tag}`]).catch(() => undefined); // gone already when B's namespace went
+    }
     await rm(dir, { recursive: true, force: true });
   };
   try {
     for (const h of [a, b]) {
+      if (!h.ns) continue;
       await ip(['netns', 'add', h.ns]);
       made.push(h.ns);
     }
     const va = `vfa${tag}`;
     const vb = `vfb${tag}`;
     await ip(['link', 'add', va, 'type', 'veth', 'peer', 'name', vb]);
-    await ip(['link', 'set', va, 'netns', a.ns]);
-    await ip(['link', 'set', vb, 'netns', b.ns]);
+    if (!a.ns) made.push(''); // (deleting B's namespace removes the pair, A's end included)
     for (const [h, dev] of [[a, va], [b, vb]] as const) {
-      await ip(['-n', h.ns, 'addr', 'add', `${h.addr}/24`, 'dev', dev]);
-      await ip(['-n', h.ns, 'link', 'set', dev, 'up']);
-      await ip(['-n', h.ns, 'link', 'set', 'lo', 'up']);
+      if (h.ns) await ip(['link', 'set', dev, 'netns', h.ns]);
+      const n = h.ns ? ['-n', h.ns] : [];
+      await ip([...n, 'addr', 'add', `${h.addr}/24`, 'dev', dev]);
+      await ip([...n, 'link', 'set', dev, 'up']);
+      if (h.ns) await ip([...n, 'link', 'set', 'lo', 'up']);
     }
     const clientKey = path.join(dir, 'client_key');
     const clientPub = await keygen(clientKey);
@@ -104,7 +113,7 @@ export async function makeTwoHosts(opts: { stateBase?: string } = {}): Promise<T
     const knownHosts = path.join(dir, 'known_hosts');
     const known: string[] = [];
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation dir
-    for (const h of [a, b]) {
+    for (const h of a.ns ? [a, b] : [b]) {
       const side = h === a ? 'A' : 'B';
       const hostKey = path.join(dir, `host_key_${side}`);
       known.push(`[${h.addr}]:${SSH_PORT} ${(await keygen(hostKey)).split(' ').slice(0, 2).join(' ')}`);
@@ -128,7 +137,7 @@ export async function makeTwoHosts(opts: { stateBase?: string } = {}): Promise<T
         const q = [`state-dir=${to.stateDir}`, `keyfile=${clientKey}`, `known_hosts=${knownHosts}`, ...(command ? [`command=${command}`] : [])];
         return `ssh://root@${to.addr}:${SSH_PORT}/?${q.join('&')}`;
       },
-      inHost: (h, argv) => ['ip', 'netns', 'exec', h.ns, ...argv],
+      inHost: (h, argv) => (h.ns ? ['ip', 'netns', 'exec', h.ns, ...argv] : argv),
     };
   } catch (e) {
     await dispose();
