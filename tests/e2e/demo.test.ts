@@ -1,5 +1,6 @@
 // `npm run demo` end to end, once: scripts/demo.mjs (with --no-build: the test run has just built dist)
-// runs the CLI on examples/, then boots the failover guest, migrates it locally and prints the summary.
+// runs the CLI on examples/, then boots the failover guest, migrates it (to host B, a network namespace with
+// its own sshd, when this machine can make one: root, ip, sshd; else locally) and prints the summary.
 // (~15 s under TCG; the deadline is 150 s.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isProcessAlive, signalProcessGroup } from '../../src/util/proc.js';
+import { twoHostsUnavailable } from '../../src/testbed/two-hosts.js';
 import { repoRoot } from '../helpers/paths.js';
 import { prerequisite, qemuSkip } from '../helpers/qemu-env.js';
 
@@ -47,7 +49,7 @@ function num(text: string, re: RegExp): number {
   return Number(m[1]);
 }
 
-test('npm run demo: examples checked, failover guest migrated locally, summary with measured numbers', { skip, timeout: DEADLINE_MS + 15_000 }, async (t) => {
+test('npm run demo: examples checked, failover guest migrated (to a second host when one can be made), summary with measured numbers', { skip, timeout: DEADLINE_MS + 15_000 }, async (t) => {
   const r = await runDemo();
   const out = r.stdout;
   t.diagnostic(`demo took ${(r.ms / 1000).toFixed(1)} s`);
@@ -71,6 +73,13 @@ test('npm run demo: examples checked, failover guest migrated locally, summary w
   assert.match(out, /^migration +[\d.]+ s {2}active +\d+% {2}[\d.]+ MB\/s/m, 'a percent/throughput line while active');
   const dstPid = num(out, /guest answers promptly again on the destination \(QEMU pid (\d+)\)/);
   assert.notEqual(dstPid, srcPid);
+  const why = twoHostsUnavailable();
+  if (why) assert.match(out, /hosts: migrating on this host: a second host cannot be made here \(/);
+  else {
+    assert.match(out, /hosts: two hosts: A = this host's network \(10\.231\.\d+\.1 on a veth\), B = network namespace \S+ \(10\.231\.\d+\.2, its own sshd/);
+    assert.match(out, /migrate: 'failover-demo' to host B over ssh:\/\/10\.231\.\d+\.2 /);
+    assert.match(out, /host B removed \(sshd stopped, namespace \S+ deleted\)/);
+  }
 
   assert.match(out, /^ {2}migration completed: [\d.]+ s from the call/m);
   assert.match(out, /^ {2}ua-primary0 \(standby ua-standby0\): unplugged on the source, primary re-plugged on the destination$/m);
