@@ -35,13 +35,15 @@ export async function migrateToHostB(
   driver: QemuDriver,
   name: string,
   hosts: TwoHosts,
-  opts: { unplugTimeoutMs?: number; signal?: AbortSignal; onProgress?: (ev: MigrationProgress) => void },
+  opts: { unplugTimeoutMs?: number; signal?: AbortSignal; onProgress?: (ev: MigrationProgress) => void; agentCommand?: string },
 ): Promise<{ result: MigrationResult; domain: DomainSummary; hostB: QemuDriver; uri: string }> {
-  const uri = hosts.uri(hosts.b, process.argv[1]);
+  // The agent: this very executable (the CLI running the demo), unless told otherwise (the bench).
+  const uri = hosts.uri(hosts.b, opts.agentCommand ?? process.argv[1]);
   const target = parseSshUri(uri);
   const ch = await AgentChannel.open(target);
   try {
-    const r = await driver.migrateTo(name, new RemoteDestination(ch), { ...opts, persistent: true, undefineSource: true });
+    const { agentCommand: _, ...rest } = opts;
+    const r = await driver.migrateTo(name, new RemoteDestination(ch), { ...rest, persistent: true, undefineSource: true });
     return { result: r.result, domain: r.domain, hostB: QemuDriver.open({ stateDir: hosts.b.stateDir }), uri: target.label };
   } finally {
     await ch.close();
