@@ -10,8 +10,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { build, ensureDebianPackages, ensureNodeModules, root, run } from './setup.mjs';
 
-/** What the live part needs: QEMU, the guest kernel with its modules, a static busybox (cpio for the notes' recipe). */
-const DEMO_PACKAGES = ['qemu-system-x86', 'linux-image-amd64', 'busybox-static', 'cpio'];
+/** What the live part needs: QEMU, the guest kernel with its modules, a static busybox (cpio for the notes' recipe), and
+ * sshd and ip(8) for the second host (without them the demo migrates locally and says why). */
+const DEMO_PACKAGES = ['qemu-system-x86', 'linux-image-amd64', 'busybox-static', 'cpio', 'openssh-server', 'iproute2'];
 
 function fail(message) {
   console.error(`error: ${message}`);
